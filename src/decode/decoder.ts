@@ -1,0 +1,68 @@
+import type { CaptureRecord } from '../capture/record.js';
+import { LinkType } from '../capture/linktypes.js';
+import { Ev } from '../events.js';
+import { decodeEthernet } from './ethernet.js';
+import { EtherType } from './ethertypes.js';
+import { Layer, type Frame } from './frame.js';
+import { decodeIpv4 } from './ipv4.js';
+import { decodeIpv6 } from './ipv6.js';
+import { decodeLoopback, decodeRawIp } from './loopback.js';
+import { decodeSll, decodeSll2 } from './sll.js';
+
+/**
+ * Decodes one captured record into the reused `Frame`: resets it, copies the record's scalars,
+ * and walks the headers of its link type. Never throws; anomalies become events on the frame.
+ */
+export function decodeRecord(f: Frame, rec: CaptureRecord): void {
+  f.reset();
+  f.buf = rec.buf;
+  f.off = rec.off;
+  f.capLen = rec.capLen;
+  f.wireLen = rec.wireLen;
+  f.linkType = rec.linkType;
+  f.frameNo = rec.frameNo;
+  f.tsSec = rec.tsSec;
+  f.tsNs = rec.tsNs;
+  f.hasTimestamp = rec.hasTimestamp;
+  decodeLink(f, rec.buf, rec.off, rec.off + rec.capLen, rec.linkType);
+}
+
+/** Dispatches on the link type. `end` is one past the last captured byte. */
+export function decodeLink(f: Frame, b: Uint8Array, off: number, end: number, linkType: number): void {
+  switch (linkType) {
+    case LinkType.ETHERNET:
+      decodeEthernet(f, b, off, end);
+      return;
+    case LinkType.LINUX_SLL:
+      decodeSll(f, b, off, end);
+      return;
+    case LinkType.LINUX_SLL2:
+      decodeSll2(f, b, off, end);
+      return;
+    case LinkType.RAW:
+    case LinkType.RAW_BSD12:
+    case LinkType.RAW_OPENBSD14:
+      decodeRawIp(f, b, off, end);
+      return;
+    case LinkType.IPV4:
+      f.layers |= Layer.RAW_IP;
+      f.etherType = EtherType.IPV4;
+      decodeIpv4(f, b, off, end);
+      return;
+    case LinkType.IPV6:
+      f.layers |= Layer.RAW_IP;
+      f.etherType = EtherType.IPV6;
+      decodeIpv6(f, b, off, end);
+      return;
+    case LinkType.NULL:
+      decodeLoopback(f, b, off, end, false);
+      return;
+    case LinkType.LOOP:
+      decodeLoopback(f, b, off, end, true);
+      return;
+    default:
+      f.layers |= Layer.UNSUPPORTED_LINK;
+      // Non-packet records (negative pseudo link types) are counted per type, not as anomalies.
+      if (linkType >= 0) f.note(Ev.LINK_UNSUPPORTED);
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The registry of EtherTypes this tool knows, so that "unknown" really means unknown: a frame type
+ * that no standard or common vendor protocol uses (like the 0xfe68 of incident 3).
+ * Sources: the IEEE EtherType registry and the types common captures show.
+ */
+export const EtherType = {
+  IPV4: 0x0800,
+  ARP: 0x0806,
+  WAKE_ON_LAN: 0x0842,
+  AVTP: 0x22f0,
+  TRILL: 0x22f3,
+  RARP: 0x8035,
+  VLAN: 0x8100,
+  IPV6: 0x86dd,
+  QINQ: 0x88a8,
+  QINQ_OLD_9100: 0x9100,
+  QINQ_OLD_9200: 0x9200,
+  QINQ_OLD_9300: 0x9300,
+  MPLS: 0x8847,
+  MPLS_MULTICAST: 0x8848,
+  PPPOE_DISCOVERY: 0x8863,
+  PPPOE_SESSION: 0x8864,
+  LLDP: 0x88cc,
+  SLOW_PROTOCOLS: 0x8809,
+  EAPOL: 0x888e,
+  PTP: 0x88f7,
+  MACSEC: 0x88e5,
+  CFM: 0x8902,
+  PROFINET: 0x8892,
+  ETHERCAT: 0x88a4,
+  HOMEPLUG: 0x887b,
+  HOMEPLUG_AV: 0x88e1,
+  FCOE: 0x8906,
+  FIP: 0x8914,
+  ROCE: 0x8915,
+  LOOPBACK: 0x9000,
+  FLOW_CONTROL: 0x8808,
+} as const;
+
+/** Types that carry a VLAN tag (TPID values). */
+export function isVlanTpid(type: number): boolean {
+  return type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_OLD_9100 || type === EtherType.QINQ_OLD_9200 || type === EtherType.QINQ_OLD_9300;
+}
+
+const REGISTRY: ReadonlyArray<readonly [number, string]> = [
+  [0x0600, 'XNS IDP'],
+  [0x0800, 'IPv4'],
+  [0x0801, 'X.75 Internet'],
+  [0x0805, 'X.25 Level 3'],
+  [0x0806, 'ARP'],
+  [0x0808, 'Frame Relay ARP'],
+  [0x0842, 'Wake-on-LAN'],
+  [0x0a00, 'Xerox PUP'],
+  [0x0bad, 'Banyan VINES'],
+  [0x1000, 'Berkeley Trailer'],
+  [0x22ea, 'SRP (802.1Qat stream reservation)'],
+  [0x22f0, 'AVTP (IEEE 1722 audio/video transport)'],
+  [0x22eb, 'ERSPAN type III'],
+  [0x22f3, 'TRILL'],
+  [0x22f4, 'IS-IS over Ethernet (L2-IS-IS)'],
+  [0x3c07, '3Com NBP datagram'],
+  [0x6000, 'DEC unassigned'],
+  [0x6001, 'DEC MOP dump/load'],
+  [0x6002, 'DEC MOP remote console'],
+  [0x6003, 'DECnet Phase IV'],
+  [0x6004, 'DEC LAT'],
+  [0x6005, 'DEC diagnostic'],
+  [0x6006, 'DEC customer'],
+  [0x6007, 'DEC LAVC/SCA'],
+  [0x6558, 'Transparent Ethernet Bridging'],
+  [0x6559, 'Raw Frame Relay'],
+  [0x7000, 'Ungermann-Bass download'],
+  [0x7002, 'Ungermann-Bass diagnostic/loopback'],
+  [0x8035, 'RARP'],
+  [0x8038, 'DEC LANBridge'],
+  [0x803d, 'DEC Ethernet encryption'],
+  [0x8041, 'DEC LAN traffic monitor'],
+  [0x805b, 'Stanford V kernel'],
+  [0x8069, 'AT&T'],
+  [0x807b, 'Dansk Data Elektronik'],
+  [0x809b, 'AppleTalk'],
+  [0x80d5, 'IBM SNA over Ethernet'],
+  [0x80f3, 'AppleTalk ARP (AARP)'],
+  [0x80ff, 'Wellfleet compression'],
+  [0x8100, '802.1Q VLAN'],
+  [0x8102, 'Simple Loop Prevention Protocol'],
+  [0x8103, 'Virtual Link Aggregation Control Protocol'],
+  [0x8107, 'Symbolics private'],
+  [0x8130, 'Hayes Microcomputers'],
+  [0x8137, 'IPX'],
+  [0x8138, 'Novell'],
+  [0x814c, 'SNMP over Ethernet'],
+  [0x8191, 'NetBIOS/NetBEUI (PowerLAN)'],
+  [0x817d, 'XTP'],
+  [0x8204, 'QNX Qnet'],
+  [0x86dd, 'IPv6'],
+  [0x86df, 'ATOMIC'],
+  [0x8808, 'Ethernet flow control (MAC control, PAUSE)'],
+  [0x8809, 'Slow protocols (LACP, Marker, OAM)'],
+  [0x880b, 'PPP'],
+  [0x880c, 'GSMP'],
+  [0x8819, 'CobraNet'],
+  [0x8822, 'Ethernet NIC hardware test'],
+  [0x8847, 'MPLS unicast'],
+  [0x8848, 'MPLS multicast'],
+  [0x884c, 'Multi-Protocol Over ATM'],
+  [0x8856, 'Axis bootstrap'],
+  [0x8863, 'PPPoE discovery'],
+  [0x8864, 'PPPoE session'],
+  [0x886c, 'HomePNA / Epigram'],
+  [0x886d, 'Intel ANS (NIC teaming probe)'],
+  [0x8870, 'Jumbo frames (802.2 with large length)'],
+  [0x8874, 'Broadcom switch tag'],
+  [0x887b, 'HomePlug 1.0 MME'],
+  [0x888e, 'EAPOL (802.1X)'],
+  [0x8892, 'PROFINET'],
+  [0x8899, 'Realtek RRCP / RTL protocols'],
+  [0x889a, 'HyperSCSI'],
+  [0x88a2, 'ATA over Ethernet'],
+  [0x88a4, 'EtherCAT'],
+  [0x88a8, '802.1ad Provider Bridging (QinQ)'],
+  [0x88ab, 'Ethernet Powerlink'],
+  [0x88b5, 'IEEE 802 local experimental 1'],
+  [0x88b6, 'IEEE 802 local experimental 2'],
+  [0x88b7, 'IEEE 802 OUI extended'],
+  [0x88b8, 'IEC 61850 GOOSE'],
+  [0x88b9, 'IEC 61850 GSE management'],
+  [0x88ba, 'IEC 61850 Sampled Values'],
+  [0x88be, 'ERSPAN type II'],
+  [0x88bf, 'MikroTik RoMON'],
+  [0x88c7, '802.11i pre-authentication'],
+  [0x88ca, 'TIPC'],
+  [0x88cc, 'LLDP'],
+  [0x88cd, 'SERCOS III'],
+  [0x88d8, 'MEF-8 circuit emulation'],
+  [0x88d9, 'LLTD (Microsoft link layer topology discovery)'],
+  [0x88dc, 'WAVE short messages (WSMP)'],
+  [0x88e1, 'HomePlug AV MME'],
+  [0x88e3, 'Media Redundancy Protocol (IEC 62439-2)'],
+  [0x88e5, 'MACsec (802.1AE)'],
+  [0x88e7, 'Provider Backbone Bridging (802.1ah I-TAG)'],
+  [0x88f5, 'MVRP'],
+  [0x88f6, 'MMRP'],
+  [0x88f7, 'PTP (IEEE 1588)'],
+  [0x88f8, 'NC-SI'],
+  [0x88fb, 'Parallel Redundancy Protocol (PRP)'],
+  [0x8902, 'CFM / Y.1731 OAM (802.1ag)'],
+  [0x8906, 'FCoE'],
+  [0x890d, '802.11 fast roaming / TDLS'],
+  [0x8914, 'FCoE Initialization Protocol (FIP)'],
+  [0x8915, 'RoCE'],
+  [0x8917, 'Media Independent Handover (802.21)'],
+  [0x891d, 'TTEthernet protocol control frame'],
+  [0x8926, 'VN-Tag'],
+  [0x8929, 'Multiple I-SID Registration Protocol'],
+  [0x892f, 'High-availability Seamless Redundancy (HSR)'],
+  [0x893a, 'IEEE 1905.1'],
+  [0x893f, '802.1BR E-Tag'],
+  [0x8940, '802.1Qbg ECP'],
+  [0x8947, 'GeoNetworking'],
+  [0x894f, 'Network Service Header (NSH)'],
+  [0x9000, 'Ethernet loopback (configuration test protocol)'],
+  [0x9001, '3Com XNS systems management'],
+  [0x9002, '3Com TCP/IP systems management'],
+  [0x9003, '3Com loopback detection'],
+  [0x9100, 'VLAN double tag (pre-802.1ad QinQ)'],
+  [0x9200, 'VLAN double tag (pre-802.1ad QinQ)'],
+  [0x9300, 'VLAN double tag (pre-802.1ad QinQ)'],
+  [0xa0ed, '6LoWPAN encapsulation'],
+  [0xcafe, 'Veritas LLT (cluster heartbeat)'],
+  [0xffff, 'Reserved'],
+];
+
+const NAME_BY_TYPE = new Map<number, string>(REGISTRY);
+const KNOWN = new Uint8Array(65536);
+for (const [type] of REGISTRY) KNOWN[type] = 1;
+
+/** True when the EtherType is in the registry. A constant-time table lookup, fine per packet. */
+export function isKnownEtherType(type: number): boolean {
+  return KNOWN[type] === 1;
+}
+
+/** The protocol's name, or null when unknown. */
+export function etherTypeName(type: number): string | null {
+  return NAME_BY_TYPE.get(type) ?? null;
+}
+
+/** Every registered EtherType, for documentation and tests. */
+export function knownEtherTypes(): ReadonlyArray<readonly [number, string]> {
+  return REGISTRY;
+}
+
+/** Values of the type/length field. */
+export const MAX_8023_LENGTH = 1500;
+export const MIN_ETHERTYPE = 0x0600; // 1536
