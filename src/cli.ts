@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { analyzeFile } from './analysis/analyze.js';
+import { makeStyle } from './report/style.js';
+import { renderCaptureHeader } from './report/text.js';
+import type { AnalysisDocument, CaptureReport } from './report/types.js';
+import { VERSION } from './version.js';
+
+/** Exit codes. */
+export const ExitCode = {
+  OK: 0,
+  FINDINGS: 1,
+  USAGE_OR_UNREADABLE: 2,
+} as const;
+
+/** Errors that leave nothing to analyze: the capture is unreadable. */
+const UNREADABLE = new Set(['io', 'empty', 'not_a_capture', 'unsupported_version', 'corrupt_header']);
+
+export function isUnreadable(report: CaptureReport): boolean {
+  return report.error !== null && (UNREADABLE.has(report.error.kind) || report.frames === 0);
+}
+
+/** yargs drops a lone "-"; it stands for standard input, so it is carried through under another name. */
+const STDIN_TOKEN = '\u0000stdin';
+
+async function main(rawArgv: string[]): Promise<number> {
+  const argv = rawArgv.map((a) => (a === '-' ? STDIN_TOKEN : a));
+  let usageError: string | null = null;
+  const parser = yargs(argv)
+    .scriptName('pcapscan')
+    .usage('$0 [options] <capture...>\n\nReads pcap/pcapng captures (gzip too, `-` for stdin) and tells what is wrong on layers 2 to 4.')
+    .command('$0 [captures..]', false, (y) => y.positional('captures', { type: 'string', array: true, describe: 'capture files, or - for standard input' }))
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON document' })
+    .option('color', { type: 'boolean', describe: 'colour the output (default: when stdout is a terminal and NO_COLOR is unset)' })
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .fail((msg, err) => {
+      usageError = msg ?? err?.message ?? 'usage error';
+    })
+    .exitProcess(false);
+  const args = await parser.parseAsync();
+  if (usageError !== null || args.help || args.version) {
+    if (usageError !== null) {
+      process.stderr.write(`pcapscan: ${usageError}\n\n${await parser.getHelp()}\n`);
+      return ExitCode.USAGE_OR_UNREADABLE;
+    }
+    return ExitCode.OK;
+  }
+  const files = ((args as { captures?: unknown[] }).captures ?? []).map((a) => (a === STDIN_TOKEN ? '-' : String(a)));
+  if (files.length === 0) {
+    process.stderr.write(`pcapscan: no capture given\n\n${await parser.getHelp()}\n`);
+    return ExitCode.USAGE_OR_UNREADABLE;
+  }
+
+  const style = makeStyle(args.color, process.stdout);
+  const reports: CaptureReport[] = [];
+  for (const file of files) {
+    const report = await analyzeFile(file);
+    reports.push(report);
+    if (!args.json) process.stdout.write(renderCaptureHeader(report, style) + '\n\n');
+    if (report.error) process.stderr.write(`pcapscan: ${report.error.message}\n`);
+  }
+  if (args.json) {
+    const doc: AnalysisDocument = { tool: 'pcapscan', version: VERSION, captures: reports };
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  }
+  return reports.some(isUnreadable) ? ExitCode.USAGE_OR_UNREADABLE : ExitCode.OK;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`pcapscan: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 70;
+  },
+);
