@@ -1,15 +1,32 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import { readCapture } from '../capture/reader.js';
 import type { CaptureRecord, RecordHandler } from '../capture/record.js';
 import { decodeRecord } from '../decode/decoder.js';
 import { Frame } from '../decode/frame.js';
+import { makeShardObservers } from '../detectors/registry.js';
 import { eventCountsToObject, newEventCounters } from '../events.js';
+import { FlowFeeder } from '../flows/feeder.js';
+import { mergeTotals } from '../flows/merge.js';
+import { defaultTrackerOptions, type TrackerOptions } from '../flows/options.js';
+import type { ShardResult } from '../flows/shard.js';
 import { formatTimestamp } from '../report/format.js';
-import type { CaptureReport } from '../report/types.js';
+import type { CaptureReport, FlowSummary } from '../report/types.js';
 import { CaptureStats } from './capture-stats.js';
 
 export interface AnalyzeOptions {
   chunkBytes?: number;
   onProgress?: (bytesRead: number, totalBytes: number | null) => void;
+  /** Flow shards (worker threads). Default: cores - 1, at least 1. With 1, flows are tracked on the reader thread. */
+  threads?: number;
+  tracker?: Partial<TrackerOptions>;
+  /** Appends one JSON line per flow to this file descriptor. */
+  flowsFd?: number;
+}
+
+/** The default --threads: the number of cores minus one, at least 1. */
+export function defaultThreads(): number {
+  return Math.max(1, os.availableParallelism() - 1);
 }
 
 /** Decodes every record and feeds the per-frame consumers. */
@@ -17,7 +34,10 @@ class FramePipeline implements RecordHandler {
   readonly frame: Frame;
   readonly stats: CaptureStats;
 
-  constructor(readonly events: Float64Array) {
+  constructor(
+    readonly events: Float64Array,
+    readonly feeder: FlowFeeder,
+  ) {
     this.frame = new Frame(events);
     this.stats = new CaptureStats(events);
   }
@@ -26,22 +46,42 @@ class FramePipeline implements RecordHandler {
     const f = this.frame;
     decodeRecord(f, rec);
     this.stats.add(f);
+    this.feeder.add(f);
   }
 }
 
 /** Reads, decodes and analyzes one capture file (or `-` for standard input). Never throws for bad input. */
 export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Promise<CaptureReport> {
+  const file = path === '-' ? '<stdin>' : path;
   const events = newEventCounters();
-  const pipeline = new FramePipeline(events);
+  const trackerOptions: TrackerOptions = { ...defaultTrackerOptions(), ...opts.tracker };
+  const flowsFd = opts.flowsFd;
+  const exportSink =
+    flowsFd !== undefined
+      ? (chunk: string): void => {
+          // Name the capture in every line, so one file can hold the flows of several captures.
+          fs.writeSync(flowsFd, chunk.replace(/^\{/gm, `{"capture":${JSON.stringify(file)},`));
+        }
+      : null;
+  const feeder = new FlowFeeder({
+    threads: opts.threads ?? defaultThreads(),
+    tracker: { ...trackerOptions, exportFlows: exportSink !== null },
+    observers: null,
+    makeObservers: makeShardObservers,
+    exportSink,
+  });
+  const pipeline = new FramePipeline(events, feeder);
   const outcome = await readCapture(path, pipeline, {
     events,
+    afterChunk: () => feeder.afterChunk(),
     ...(opts.chunkBytes !== undefined ? { chunkBytes: opts.chunkBytes } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
+  const shards = await feeder.finish();
   const s = pipeline.stats;
-  const hasFrames = s.frames > 0;
+  const hasFrames = s.startSec !== Infinity;
   return {
-    file: path === '-' ? '<stdin>' : path,
+    file,
     format: outcome.format,
     frames: s.frames,
     bytes: s.wireBytes,
@@ -58,6 +98,22 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
     events: eventCountsToObject(events),
     droppedByCapture: outcome.droppedByCapture >= 0 ? outcome.droppedByCapture : null,
     error: outcome.error ? outcome.error.toJSON() : null,
+    flows: flowSummary(shards, feeder),
     findings: [],
+  };
+}
+
+function flowSummary(shards: ShardResult[], feeder: FlowFeeder): FlowSummary {
+  const totals = mergeTotals(shards.map((r) => r.tracker));
+  return {
+    total: totals.flows,
+    connStates: totals.connStates,
+    verdicts: totals.verdicts,
+    protocols: totals.protocols,
+    evictions: totals.evictions,
+    conntrackEntries: totals.conntrackEntries,
+    orphanIcmpErrors: totals.orphanIcmpErrors,
+    trackedFrames: feeder.tracked,
+    untrackedFrames: feeder.untracked,
   };
 }

@@ -64,6 +64,9 @@ export const tcpOptions = {
   timestamps: false,
   tsVal: 0,
   tsEcr: 0,
+  /** SACK blocks present; `sackRightEdge` is the highest right edge among them (modulo 2^32). */
+  sack: false,
+  sackRightEdge: 0,
   /** An option with an impossible length was found (parsing stopped there). */
   malformed: false,
 };
@@ -81,6 +84,8 @@ export function readTcpOptions(f: Frame): typeof tcpOptions {
   o.timestamps = false;
   o.tsVal = 0;
   o.tsEcr = 0;
+  o.sack = false;
+  o.sackRightEdge = 0;
   o.malformed = false;
   if ((f.layers & Layer.TCP) === 0 || f.tcpHeaderLen <= MIN_HEADER_BYTES) return o;
   o.present = true;
@@ -113,6 +118,14 @@ export function readTcpOptions(f: Frame): typeof tcpOptions {
         break;
       case TcpOption.SACK_PERMITTED:
         if (len === 2) o.sackPermitted = true;
+        break;
+      case TcpOption.SACK:
+        // Blocks of (left, right) edges; keep the right edge furthest ahead, as conntrack does.
+        for (let q = p + 2; q + 8 <= p + len; q += 8) {
+          const right = u32be(b, q + 4);
+          if (!o.sack || ((right - o.sackRightEdge) | 0) > 0) o.sackRightEdge = right;
+          o.sack = true;
+        }
         break;
       case TcpOption.TIMESTAMPS:
         if (len === 10) {

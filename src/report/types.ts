@@ -44,7 +44,29 @@ export interface CaptureReport {
   droppedByCapture: number | null;
   /** Why reading stopped before the end of the file, or null. Frames before it are analyzed. */
   error: CaptureErrorJson | null;
+  /** Flow totals (IPv4 flows as conntrack and Zeek see them). */
+  flows: FlowSummary;
   findings: Finding[];
+}
+
+export interface FlowSummary {
+  /** Flows (conntrack-entry lifetimes; see the README for how they are cut). */
+  total: number;
+  /** Flows per Zeek conn_state (S0, S1, SF, REJ, ...). */
+  connStates: Record<string, number>;
+  /** Packets per conntrack verdict (NEW, ESTABLISHED, RELATED, INVALID). */
+  verdicts: Record<string, number>;
+  /** Flows per protocol (tcp, udp, icmp, other). */
+  protocols: Record<string, number>;
+  /** Flows dropped from the table because --max-flows was reached (their later packets start new flows). */
+  evictions: number;
+  /** Conntrack entries the capture would have created. */
+  conntrackEntries: number;
+  /** ICMP errors that quote a connection the capture does not show. */
+  orphanIcmpErrors: number;
+  /** Frames given to the flow tracker, and frames it cannot hold (not IPv4, non-first fragments, cut headers). */
+  trackedFrames: number;
+  untrackedFrames: number;
 }
 
 export type Severity = 'info' | 'low' | 'medium' | 'high';

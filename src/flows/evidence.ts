@@ -1,0 +1,96 @@
+/**
+ * Handshake evidence: each SYN, every SYN+ACK, every RST, the final ACK and each ICMP error of a
+ * flow, with what an engineer needs to find it in Wireshark and to fingerprint it (frame number,
+ * time, source MAC, sequence numbers, window, IP id, TTL, options present). Stored in a shared
+ * growable pool of fixed-size events (12 uint32 words each), linked per flow, so ordinary flows
+ * cost a few events and no objects.
+ */
+
+export const EvKind = {
+  SYN: 1,
+  SYNACK: 2,
+  RST: 3,
+  /** The originator's ACK that completes the handshake. */
+  FINAL_ACK: 4,
+  ICMP_ERROR: 5,
+} as const;
+
+/** FlowTable EV_FLAGS bits: which handshake events the flow has (saves walking the list). */
+export const EvFlag = {
+  HAS_SYNACK: 1,
+  HAS_FINAL_ACK: 2,
+  HAS_RST: 4,
+} as const;
+
+/** Most events kept per flow; beyond, they are counted as dropped. */
+export const MAX_EVENTS_PER_FLOW = 24;
+
+/** Word offsets inside an event. */
+export const enum E {
+  KIND = 0,
+  /** Canonical direction of the packet (0 = A→B). */
+  DIR = 1,
+  FRAME = 2,
+  TS_SEC = 3,
+  TS_NS = 4,
+  MAC_HI = 5,
+  MAC_LO = 6,
+  /** IP source of the packet (differs from the flow's endpoints for an ICMP error from a router). */
+  IP_SRC = 7,
+  /** TCP sequence number; for an ICMP error, the quoted TCP sequence number. */
+  SEQ = 8,
+  ACK = 9,
+  /** TCP flags | window << 16; for an ICMP error: type | code << 8. */
+  FLAGS_WIN = 10,
+  /** IP id | TTL << 16 | TCP options present << 24. */
+  IPID_TTL = 11,
+  /** Next event of the flow + 1 (0 = last). */
+  NEXT = 12,
+  STRIDE = 13,
+}
+
+export class EvidencePool {
+  capacity = 0;
+  w: Uint32Array = new Uint32Array(0);
+  private top = 0;
+  private free: Int32Array = new Int32Array(0);
+  private freeCount = 0;
+
+  constructor(initial = 1024) {
+    this.grow(initial);
+  }
+
+  alloc(): number {
+    if (this.freeCount > 0) return this.free[--this.freeCount];
+    if (this.top === this.capacity) this.grow(this.capacity * 2);
+    return this.top++;
+  }
+
+  release(e: number): void {
+    this.free[this.freeCount++] = e;
+  }
+
+  /** Events in use. */
+  get inUse(): number {
+    return this.top - this.freeCount;
+  }
+
+  byteSize(): number {
+    return this.w.byteLength + this.free.byteLength;
+  }
+
+  mac(e: number): number {
+    const b = e * E.STRIDE;
+    return this.w[b + E.MAC_HI] * 0x100000000 + this.w[b + E.MAC_LO];
+  }
+
+  private grow(c: number): void {
+    const w = new Uint32Array(c * E.STRIDE);
+    w.set(this.w);
+    this.w = w;
+    const free = new Int32Array(c);
+    free.set(this.free.subarray(0, this.freeCount));
+    this.free = free;
+    this.capacity = c;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The reader thread's side of flow tracking: packs each decoded frame into a record and hands it
+ * to the shard that owns its flow (by the symmetric flow hash). With one thread the shard runs
+ * right here, record by record. With more, records travel in batches (transferred ArrayBuffers,
+ * recycled) to N long-lived piscina tasks; at most MAX_IN_FLIGHT batches per shard are
+ * outstanding, and the reader waits when a shard falls behind, so memory stays bounded.
+ */
+import { randomInt } from 'node:crypto';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Frame } from '../decode/frame.js';
+import { workerFile } from '../workers.js';
+import type { TrackerOptions } from './options.js';
+import { packFrame, R, RECORD_WORDS } from './record.js';
+import { Shard, type ObserverFactory, type ShardResult, type ShardSettings } from './shard.js';
+import type { FromShard, ShardTask, ToShard } from './shard-worker.js';
+
+const BATCH_RECORDS = 4096;
+const MAX_IN_FLIGHT = 6;
+
+let sharedPool: Piscina | null = null;
+
+/** The process-wide pool of shard workers, sized to the largest --threads asked for. */
+function shardPool(threads: number): Piscina {
+  if (!sharedPool || sharedPool.maxThreads < threads) {
+    void sharedPool?.destroy();
+    sharedPool = new Piscina({ filename: workerFile('flows/shard-worker.js'), minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  }
+  return sharedPool;
+}
+
+/** Stops the shard workers (so the process can exit promptly). */
+export async function closeShardPool(): Promise<void> {
+  const p = sharedPool;
+  sharedPool = null;
+  if (p) await p.destroy();
+}
+
+export interface FeederOptions {
+  threads: number;
+  tracker: TrackerOptions;
+  observers: unknown;
+  makeObservers: ObserverFactory | null;
+  /** Receives finished-flow JSON lines when exporting. */
+  exportSink: ((chunk: string) => void) | null;
+}
+
+interface RemoteShard {
+  port: MessagePort;
+  batch: Uint32Array;
+  count: number;
+  inFlight: number;
+  spare: ArrayBuffer[];
+  result: Promise<ShardResult>;
+}
+
+export class FlowFeeder {
+  /** Records handed to the shards. */
+  tracked = 0;
+  /** Frames that carry nothing a flow holds (not IPv4, fragments, cut headers). */
+  untracked = 0;
+  private readonly seed = randomInt(0, 0x7fffffff);
+  private readonly scratch = new Uint32Array(RECORD_WORDS);
+  private readonly local: Shard | null = null;
+  private readonly remotes: RemoteShard[] = [];
+  private waiting: (() => void) | null = null;
+  private failure: unknown = null;
+
+  constructor(opts: FeederOptions) {
+    const threads = Math.max(1, Math.floor(opts.threads));
+    const perShard = Math.max(16, Math.ceil(opts.tracker.maxFlows / threads));
+    const settings: ShardSettings = { tracker: opts.tracker, maxFlows: perShard, observers: opts.observers };
+    if (threads === 1) {
+      this.local = new Shard(settings, opts.exportSink, opts.makeObservers);
+      return;
+    }
+    const pool = shardPool(threads);
+    for (let i = 0; i < threads; i++) {
+      const { port1, port2 } = new MessageChannel();
+      const task: ShardTask = { port: port2, settings, exportFlows: opts.exportSink !== null };
+      const remote: RemoteShard = {
+        port: port1,
+        batch: new Uint32Array(BATCH_RECORDS * RECORD_WORDS),
+        count: 0,
+        inFlight: 0,
+        spare: [],
+        result: pool.run(task, { transferList: [port2] }) as Promise<ShardResult>,
+      };
+      remote.result.catch((err: unknown) => {
+        this.failure = err;
+        this.wake();
+      });
+      port1.on('message', (msg: FromShard) => {
+        if (msg.t === 'ack') {
+          remote.inFlight--;
+          remote.spare.push(msg.buf);
+          this.wake();
+        } else {
+          opts.exportSink?.(msg.text);
+        }
+      });
+      this.remotes.push(remote);
+    }
+  }
+
+  /** Packs the frame and routes it to its shard. */
+  add(f: Frame): void {
+    if (this.local) {
+      if (!packFrame(f, this.scratch, 0, this.seed)) {
+        this.untracked++;
+        return;
+      }
+      this.tracked++;
+      this.local.tracker.process(this.scratch, 0);
+      return;
+    }
+    const scratch = this.scratch;
+    if (!packFrame(f, scratch, 0, this.seed)) {
+      this.untracked++;
+      return;
+    }
+    this.tracked++;
+    const remote = this.remotes[scratch[R.HASH] % this.remotes.length]!;
+    remote.batch.set(scratch, remote.count * RECORD_WORDS);
+    if (++remote.count === BATCH_RECORDS) this.send(remote);
+  }
+
+  /** Called by the reader after each chunk: waits while any shard has too many batches in flight. */
+  afterChunk(): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    if (!this.remotes.some((r) => r.inFlight >= MAX_IN_FLIGHT)) return undefined;
+    return this.drain(MAX_IN_FLIGHT - 1);
+  }
+
+  /** Sends what is left, ends every shard and collects their results. */
+  async finish(): Promise<ShardResult[]> {
+    if (this.local) return [this.local.finish()];
+    for (const r of this.remotes) if (r.count > 0) this.send(r);
+    for (const r of this.remotes) r.port.postMessage({ t: 'end' } satisfies ToShard);
+    const results = await Promise.all(this.remotes.map((r) => r.result));
+    for (const r of this.remotes) r.port.close();
+    return results;
+  }
+
+  private send(remote: RemoteShard): void {
+    const buf = remote.batch.buffer as ArrayBuffer;
+    remote.port.postMessage({ t: 'batch', buf, n: remote.count } satisfies ToShard, [buf]);
+    remote.inFlight++;
+    const spare = remote.spare.pop();
+    remote.batch = spare ? new Uint32Array(spare) : new Uint32Array(BATCH_RECORDS * RECORD_WORDS);
+    remote.count = 0;
+  }
+
+  private async drain(limit: number): Promise<void> {
+    while (this.remotes.some((r) => r.inFlight > limit)) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => {
+        this.waiting = resolve;
+      });
+    }
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.();
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The flows of one shard: one fixed-size slot per flow, split over three typed arrays by element
+ * type (u32, f64, u8), each field at a constant offset inside the slot. A packet touches a handful
+ * of adjacent cache lines of its flow instead of dozens of columns. A separate open-addressing
+ * index (linear probing, backward-shift deletion) maps a key to its slot. Capacity grows by half
+ * when full, up to a limit; the tracker evicts beyond that.
+ *
+ * Directions: "canonical" direction 0 is A→B where A is the lower (ip, port) endpoint of the key.
+ * Conntrack and Zeek keep their own originator; CT_ORIG_IS_A and Z_ORIG_IS_A say which end it is.
+ * Fields with a count of 2 are per direction: conntrack direction for TD_*, Zeek role for Z_*,
+ * canonical direction for the counters.
+ */
+
+export const MAC_SET_SIZE = 4;
+export const HISTORY_MAX = 32;
+
+// Field offsets are const enums: tsc inlines them as numbers, so a field access is an indexed load
+// with a literal offset (an object of offsets built at run time ended up in dictionary mode).
+
+/** Unsigned 32-bit fields of a slot (offsets in words). */
+export const enum U {
+  VLAN = 0,
+  IP_A = VLAN + 1,
+  IP_B = IP_A + 1,
+  /** portA | portB << 16 */
+  PORTS = IP_B + 1,
+  HASH = PORTS + 1,
+  FIRST_FRAME = HASH + 1,
+  LAST_FRAME = FIRST_FRAME + 1,
+  FIRST_SEC = LAST_FRAME + 1,
+  FIRST_NS = FIRST_SEC + 1,
+  LAST_SEC = FIRST_NS + 1,
+  LAST_NS = LAST_SEC + 1,
+  /** Up to 4 distinct TTLs per canonical direction, one per byte (2 words). */
+  TTLS = LAST_NS + 1,
+  /** Packets per conntrack verdict (4 words). */
+  VERDICTS = TTLS + 2,
+  /** Handshake evidence list: first and last event + 1 (0 = none). */
+  EV_HEAD = VERDICTS + 4,
+  EV_TAIL = EV_HEAD + 1,
+  EV_DROPPED = EV_TAIL + 1,
+  ICMP_ERRORS = EV_DROPPED + 1,
+  /** Conntrack entries this flow has had (a REJ'd SYN deletes one; a later packet may create another). */
+  CT_ENTRIES = ICMP_ERRORS + 1,
+  CT_LAST_SEQ = CT_ENTRIES + 1,
+  CT_LAST_ACK = CT_LAST_SEQ + 1,
+  CT_LAST_END = CT_LAST_ACK + 1,
+  CT_LAST_WIN = CT_LAST_END + 1,
+  /** Window tracking per conntrack direction (2 words each). */
+  TD_END = CT_LAST_WIN + 1,
+  TD_MAXEND = TD_END + 2,
+  TD_MAXWIN = TD_MAXEND + 2,
+  TD_MAXACK = TD_MAXWIN + 2,
+  Z_SEEN = TD_MAXACK + 2,
+  /** Per Zeek role (2 words each). */
+  Z_LAST_SYN = Z_SEEN + 1,
+  Z_LAST_FIN = Z_LAST_SYN + 2,
+  Z_LAST_RST = Z_LAST_FIN + 2,
+  Z_LAST_SEQ = Z_LAST_RST + 2,
+  /** Logarithmic letters per role: [role*2 + 0] retransmissions (T), [role*2 + 1] zero windows (W). */
+  Z_LOG = Z_LAST_SEQ + 2,
+  STRIDE = Z_LOG + 4,
+}
+
+/** Float64 fields of a slot (offsets in doubles). */
+export const enum D {
+  /** Last packet time in seconds. */
+  LAST_TIME = 0,
+  /** Per canonical direction (2 each). */
+  PKTS = LAST_TIME + 1,
+  IP_BYTES = PKTS + 2,
+  PAYLOAD_BYTES = IP_BYTES + 2,
+  /** Source MACs seen per canonical direction: [dir*MAC_SET_SIZE + i] (2 × 4). */
+  MACS = PAYLOAD_BYTES + 2,
+  CT_CREATED = MACS + 8,
+  CT_EXPIRES = CT_CREATED + 1,
+  /** Payload bytes per Zeek role. */
+  Z_PAYLOAD = CT_EXPIRES + 1,
+  STRIDE = Z_PAYLOAD + 2,
+}
+
+/** Byte fields of a slot (offsets in bytes). */
+export const enum B {
+  PROTO = 0,
+  USED = PROTO + 1,
+  MAC_COUNT = USED + 1,
+  MAC_OVERFLOW = MAC_COUNT + 2,
+  TTL_COUNT = MAC_OVERFLOW + 2,
+  EV_COUNT = TTL_COUNT + 2,
+  EV_FLAGS = EV_COUNT + 1,
+  CT_ORIG_IS_A = EV_FLAGS + 1,
+  CT_STATE = CT_ORIG_IS_A + 1,
+  CT_STATUS = CT_STATE + 1,
+  CT_LAST_INDEX = CT_STATUS + 1,
+  CT_LAST_DIR = CT_LAST_INDEX + 1,
+  CT_LAST_FLAGS = CT_LAST_DIR + 1,
+  CT_LAST_WSCALE = CT_LAST_FLAGS + 1,
+  CT_RETRANS = CT_LAST_WSCALE + 1,
+  /** Per conntrack direction. */
+  TD_SCALE = CT_RETRANS + 1,
+  TD_FLAGS = TD_SCALE + 2,
+  Z_ORIG_IS_A = TD_FLAGS + 2,
+  /** Per Zeek role. */
+  Z_STATE = Z_ORIG_IS_A + 1,
+  Z_HIST_LEN = Z_STATE + 2,
+  Z_HAS = Z_HIST_LEN + 1,
+  /** History letters (HISTORY_MAX). */
+  Z_HIST = Z_HAS + 2,
+  STRIDE = Z_HIST + 32,
+}
+
+/** CT_STATUS bits. */
+export const CtStatus = {
+  /** A conntrack entry exists (it may still have expired: compare CT_EXPIRES). */
+  ALIVE: 1,
+  SEEN_REPLY: 2,
+  ASSURED: 4,
+} as const;
+
+export const SLOT_BYTES = U.STRIDE * 4 + D.STRIDE * 8 + B.STRIDE;
+
+export class FlowTable {
+  capacity = 0;
+  live = 0;
+  u32: Uint32Array = new Uint32Array(0);
+  f64: Float64Array = new Float64Array(0);
+  u8: Uint8Array = new Uint8Array(0);
+
+  /** Slots handed out so far (a freed slot goes to the free list). */
+  private highWater = 0;
+  private freeList: Int32Array = new Int32Array(0);
+  private freeCount = 0;
+  // Index: slot + 1, 0 = empty. Power-of-two size, at least twice the capacity.
+  private index: Int32Array = new Int32Array(0);
+  private indexMask = 0;
+
+  constructor(
+    initialCapacity: number,
+    /** Largest number of flows held at once. */
+    readonly maxCapacity: number,
+  ) {
+    this.grow(Math.max(16, Math.min(initialCapacity, maxCapacity)));
+  }
+
+  /** Slot of the flow with this canonical key, or -1. */
+  find(hash: number, vlan: number, proto: number, ipA: number, ipB: number, ports: number): number {
+    const index = this.index;
+    const mask = this.indexMask;
+    const u32 = this.u32;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const e = index[i];
+      if (e === 0) return -1;
+      const s = e - 1;
+      const b = s * U.STRIDE;
+      if (u32[b + U.HASH] === hash && u32[b + U.IP_A] === ipA && u32[b + U.IP_B] === ipB && u32[b + U.PORTS] === ports && u32[b + U.VLAN] === vlan && this.u8[s * B.STRIDE + B.PROTO] === proto) {
+        return s;
+      }
+    }
+  }
+
+  /** True when a new flow needs room that only an eviction can make. */
+  isFull(): boolean {
+    return this.live >= this.maxCapacity;
+  }
+
+  /** Allocates a zeroed slot for a new flow (the caller made sure it is not full) and indexes it. */
+  insert(hash: number, vlan: number, proto: number, ipA: number, ipB: number, ports: number): number {
+    if (this.freeCount === 0 && this.highWater === this.capacity) {
+      this.grow(Math.min(this.maxCapacity, Math.max(this.capacity + 16, Math.ceil(this.capacity * 1.5))));
+    }
+    const s = this.freeCount > 0 ? this.freeList[--this.freeCount] : this.highWater++;
+    const b = s * U.STRIDE;
+    const u32 = this.u32;
+    u32[b + U.HASH] = hash;
+    u32[b + U.VLAN] = vlan;
+    u32[b + U.IP_A] = ipA;
+    u32[b + U.IP_B] = ipB;
+    u32[b + U.PORTS] = ports;
+    this.u8[s * B.STRIDE + B.PROTO] = proto;
+    this.u8[s * B.STRIDE + B.USED] = 1;
+    const index = this.index;
+    const mask = this.indexMask;
+    let i = hash & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = s + 1;
+    this.live++;
+    return s;
+  }
+
+  /** Removes a flow: unindexes it, zeroes its slot and returns it to the free list. */
+  remove(s: number): void {
+    const index = this.index;
+    const mask = this.indexMask;
+    const u32 = this.u32;
+    let i = u32[s * U.STRIDE + U.HASH] & mask;
+    while (index[i] !== s + 1) i = (i + 1) & mask;
+    // Backward-shift deletion keeps every probe sequence unbroken without tombstones.
+    let hole = i;
+    for (let j = (i + 1) & mask; index[j] !== 0; j = (j + 1) & mask) {
+      const home = u32[(index[j] - 1) * U.STRIDE + U.HASH] & mask;
+      // Entry j may move into the hole unless its home lies in the cyclic range (hole, j].
+      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!inRange) {
+        index[hole] = index[j];
+        hole = j;
+      }
+    }
+    index[hole] = 0;
+    u32.fill(0, s * U.STRIDE, (s + 1) * U.STRIDE);
+    this.f64.fill(0, s * D.STRIDE, (s + 1) * D.STRIDE);
+    this.u8.fill(0, s * B.STRIDE, (s + 1) * B.STRIDE);
+    this.freeList[this.freeCount++] = s;
+    this.live--;
+  }
+
+  isUsed(s: number): boolean {
+    return this.u8[s * B.STRIDE + B.USED] === 1;
+  }
+
+  /** Live slots, in storage order (do not let results depend on it). */
+  liveSlots(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.highWater; s++) if (this.u8[s * B.STRIDE + B.USED] === 1) out.push(s);
+    return out;
+  }
+
+  /** Bytes held by the slots and the index, for memory reports. */
+  byteSize(): number {
+    return this.u32.byteLength + this.f64.byteLength + this.u8.byteLength + this.index.byteLength + this.freeList.byteLength;
+  }
+
+  private grow(c: number): void {
+    const u32 = new Uint32Array(c * U.STRIDE);
+    u32.set(this.u32);
+    const f64 = new Float64Array(c * D.STRIDE);
+    f64.set(this.f64);
+    const u8 = new Uint8Array(c * B.STRIDE);
+    u8.set(this.u8);
+    this.u32 = u32;
+    this.f64 = f64;
+    this.u8 = u8;
+    const free = new Int32Array(c);
+    free.set(this.freeList.subarray(0, this.freeCount));
+    this.freeList = free;
+    this.capacity = c;
+
+    // The index keeps a load factor of at most 1/2, at a power-of-two size.
+    let size = 16;
+    while (size < c * 2) size *= 2;
+    if (size !== this.index.length) {
+      const index = new Int32Array(size);
+      const mask = size - 1;
+      for (let s = 0; s < this.highWater; s++) {
+        if (u8[s * B.STRIDE + B.USED] !== 1) continue;
+        let i = u32[s * U.STRIDE + U.HASH] & mask;
+        while (index[i] !== 0) i = (i + 1) & mask;
+        index[i] = s + 1;
+      }
+      this.index = index;
+      this.indexMask = mask;
+    }
+  }
+}
