@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { analyzeFile } from './analysis/analyze.js';
+import fs from 'node:fs';
+import { analyzeFile, defaultThreads } from './analysis/analyze.js';
+import { closeShardPool } from './flows/feeder.js';
 import { makeStyle } from './report/style.js';
 import { renderCaptureHeader } from './report/text.js';
 import type { AnalysisDocument, CaptureReport } from './report/types.js';
@@ -32,6 +34,9 @@ async function main(rawArgv: string[]): Promise<number> {
     .usage('$0 [options] <capture...>\n\nReads pcap/pcapng captures (gzip too, `-` for stdin) and tells what is wrong on layers 2 to 4.')
     .command('$0 [captures..]', false, (y) => y.positional('captures', { type: 'string', array: true, describe: 'capture files, or - for standard input' }))
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document' })
+    .option('flows', { type: 'string', describe: 'write one JSON line per flow (conn.log style) to this file' })
+    .option('threads', { type: 'number', default: defaultThreads(), describe: 'flow-tracking worker threads (1: track on the reader thread)' })
+    .option('max-flows', { type: 'number', default: 2_000_000, describe: 'most flows held in memory; the least recently seen are evicted (and counted) beyond' })
     .option('color', { type: 'boolean', describe: 'colour the output (default: when stdout is a terminal and NO_COLOR is unset)' })
     .strict()
     .version(VERSION)
@@ -55,19 +60,39 @@ async function main(rawArgv: string[]): Promise<number> {
     return ExitCode.USAGE_OR_UNREADABLE;
   }
 
+  const threads = args.threads;
+  const maxFlows = args['max-flows'];
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) return usage(parser, `--threads must be a whole number from 1 to 256, not ${threads}`);
+  if (!Number.isInteger(maxFlows) || maxFlows < 16) return usage(parser, `--max-flows must be a whole number of at least 16, not ${maxFlows}`);
+  let flowsFd: number | undefined;
+  if (args.flows !== undefined) {
+    try {
+      flowsFd = fs.openSync(args.flows, 'w');
+    } catch (err) {
+      return usage(parser, `cannot write --flows ${args.flows}: ${(err as Error).message}`);
+    }
+  }
+
   const style = makeStyle(args.color, process.stdout);
   const reports: CaptureReport[] = [];
   for (const file of files) {
-    const report = await analyzeFile(file);
+    const report = await analyzeFile(file, { threads, tracker: { maxFlows }, ...(flowsFd !== undefined ? { flowsFd } : {}) });
     reports.push(report);
     if (!args.json) process.stdout.write(renderCaptureHeader(report, style) + '\n\n');
     if (report.error) process.stderr.write(`pcapscan: ${report.error.message}\n`);
   }
+  if (flowsFd !== undefined) fs.closeSync(flowsFd);
+  await closeShardPool();
   if (args.json) {
     const doc: AnalysisDocument = { tool: 'pcapscan', version: VERSION, captures: reports };
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
   }
   return reports.some(isUnreadable) ? ExitCode.USAGE_OR_UNREADABLE : ExitCode.OK;
+}
+
+async function usage(parser: { getHelp(): Promise<string> }, message: string): Promise<number> {
+  process.stderr.write(`pcapscan: ${message}\n\n${await parser.getHelp()}\n`);
+  return ExitCode.USAGE_OR_UNREADABLE;
 }
 
 main(hideBin(process.argv)).then(

@@ -51,6 +51,7 @@ interface RemoteShard {
   count: number;
   inFlight: number;
   spare: ArrayBuffer[];
+  /** Settles when the shard's 'done' message arrives (or its task fails). */
   result: Promise<ShardResult>;
 }
 
@@ -78,16 +79,14 @@ export class FlowFeeder {
     for (let i = 0; i < threads; i++) {
       const { port1, port2 } = new MessageChannel();
       const task: ShardTask = { port: port2, settings, exportFlows: opts.exportSink !== null };
-      const remote: RemoteShard = {
-        port: port1,
-        batch: new Uint32Array(BATCH_RECORDS * RECORD_WORDS),
-        count: 0,
-        inFlight: 0,
-        spare: [],
-        result: pool.run(task, { transferList: [port2] }) as Promise<ShardResult>,
-      };
-      remote.result.catch((err: unknown) => {
+      let settle: { resolve: (r: ShardResult) => void; reject: (e: unknown) => void } | null = null;
+      const result = new Promise<ShardResult>((resolve, reject) => {
+        settle = { resolve, reject };
+      });
+      const remote: RemoteShard = { port: port1, batch: new Uint32Array(BATCH_RECORDS * RECORD_WORDS), count: 0, inFlight: 0, spare: [], result };
+      (pool.run(task, { transferList: [port2] }) as Promise<void>).catch((err: unknown) => {
         this.failure = err;
+        settle!.reject(err);
         this.wake();
       });
       port1.on('message', (msg: FromShard) => {
@@ -95,8 +94,10 @@ export class FlowFeeder {
           remote.inFlight--;
           remote.spare.push(msg.buf);
           this.wake();
-        } else {
+        } else if (msg.t === 'flows') {
           opts.exportSink?.(msg.text);
+        } else {
+          settle!.resolve(msg.result);
         }
       });
       this.remotes.push(remote);

@@ -15,9 +15,10 @@ export interface ShardTask {
 }
 
 export type ToShard = { t: 'batch'; buf: ArrayBuffer; n: number } | { t: 'end' };
-export type FromShard = { t: 'ack'; buf: ArrayBuffer } | { t: 'flows'; text: string };
+/** Messages to the reader thread, in order on the shard's port; 'done' comes last and carries the result. */
+export type FromShard = { t: 'ack'; buf: ArrayBuffer } | { t: 'flows'; text: string } | { t: 'done'; result: ShardResult };
 
-export default function runShard(task: ShardTask): Promise<ShardResult> {
+export default function runShard(task: ShardTask): Promise<void> {
   const { port } = task;
   const shard = new Shard(task.settings, task.exportFlows ? (text) => port.postMessage({ t: 'flows', text } satisfies FromShard) : null, makeShardObservers);
   return new Promise((resolve, reject) => {
@@ -27,9 +28,9 @@ export default function runShard(task: ShardTask): Promise<ShardResult> {
           shard.tracker.processBatch(new Uint32Array(msg.buf), msg.n);
           port.postMessage({ t: 'ack', buf: msg.buf } satisfies FromShard, [msg.buf]);
         } else {
-          const result = shard.finish();
-          port.close();
-          resolve(result);
+          // The result goes on the same port as the flow export, so it arrives after every line.
+          port.postMessage({ t: 'done', result: shard.finish() } satisfies FromShard);
+          resolve();
         }
       } catch (err) {
         port.close();
