@@ -4,11 +4,14 @@ import { readCapture } from '../capture/reader.js';
 import type { CaptureRecord, RecordHandler } from '../capture/record.js';
 import { decodeRecord } from '../decode/decoder.js';
 import { Frame } from '../decode/frame.js';
-import { makeShardObservers } from '../detectors/registry.js';
+import { frameClasses } from '../detectors/frame-class.js';
+import { ALL_OPTIONS, LinkDetectors, makeShardObservers, reduceFindings, type ObserverSettings } from '../detectors/registry.js';
+import type { OptionValues } from '../detectors/types.js';
+import { resolveOptions, trackerOptionsFrom } from '../options.js';
 import { eventCountsToObject, newEventCounters } from '../events.js';
 import { FlowFeeder } from '../flows/feeder.js';
 import { mergeTotals } from '../flows/merge.js';
-import { defaultTrackerOptions, type TrackerOptions } from '../flows/options.js';
+import type { TrackerOptions } from '../flows/options.js';
 import type { ShardResult } from '../flows/shard.js';
 import { formatTimestamp } from '../report/format.js';
 import type { CaptureReport, FlowSummary } from '../report/types.js';
@@ -19,6 +22,9 @@ export interface AnalyzeOptions {
   onProgress?: (bytesRead: number, totalBytes: number | null) => void;
   /** Flow shards (worker threads). Default: cores - 1, at least 1. With 1, flows are tracked on the reader thread. */
   threads?: number;
+  /** Option values (defaults for those not given), as the CLI and config file set them: { "fdb-ageing": 600 }. */
+  options?: Readonly<Record<string, number>>;
+  /** Tracker settings on top of the options (for tests). */
   tracker?: Partial<TrackerOptions>;
   /** Appends one JSON line per flow to this file descriptor. */
   flowsFd?: number;
@@ -37,6 +43,7 @@ class FramePipeline implements RecordHandler {
   constructor(
     readonly events: Float64Array,
     readonly feeder: FlowFeeder,
+    readonly link: LinkDetectors,
   ) {
     this.frame = new Frame(events);
     this.stats = new CaptureStats(events);
@@ -46,6 +53,8 @@ class FramePipeline implements RecordHandler {
     const f = this.frame;
     decodeRecord(f, rec);
     this.stats.add(f);
+    const classes = frameClasses(f);
+    if (classes !== 0) this.link.dispatch(f, classes);
     this.feeder.add(f);
   }
 }
@@ -54,7 +63,8 @@ class FramePipeline implements RecordHandler {
 export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Promise<CaptureReport> {
   const file = path === '-' ? '<stdin>' : path;
   const events = newEventCounters();
-  const trackerOptions: TrackerOptions = { ...defaultTrackerOptions(), ...opts.tracker };
+  const options: OptionValues = resolveOptions(ALL_OPTIONS, {}, opts.options ?? {});
+  const trackerOptions: TrackerOptions = { ...trackerOptionsFrom(options), ...opts.tracker };
   const flowsFd = opts.flowsFd;
   const exportSink =
     flowsFd !== undefined
@@ -66,11 +76,12 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
   const feeder = new FlowFeeder({
     threads: opts.threads ?? defaultThreads(),
     tracker: { ...trackerOptions, exportFlows: exportSink !== null },
-    observers: null,
+    observers: { options } satisfies ObserverSettings,
     makeObservers: makeShardObservers,
     exportSink,
   });
-  const pipeline = new FramePipeline(events, feeder);
+  const link = new LinkDetectors(options);
+  const pipeline = new FramePipeline(events, feeder, link);
   const outcome = await readCapture(path, pipeline, {
     events,
     afterChunk: () => feeder.afterChunk(),
@@ -80,6 +91,29 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
   const shards = await feeder.finish();
   const s = pipeline.stats;
   const hasFrames = s.startSec !== Infinity;
+  const flows = flowSummary(shards, feeder);
+  const eventCounts = eventCountsToObject(events);
+  const findings = reduceFindings(
+    link,
+    shards.map((r) => r.observers),
+    {
+      options,
+      startSec: hasFrames ? s.startSec : null,
+      startNs: s.startNs,
+      endSec: hasFrames ? s.endSec : null,
+      endNs: s.endNs,
+      frames: s.frames,
+      tracker: shards.map((r) => r.tracker),
+      capture: {
+        events: eventCounts,
+        truncatedFrames: s.truncatedFrames,
+        error: outcome.error ? outcome.error.toJSON() : null,
+        droppedByCapture: outcome.droppedByCapture >= 0 ? outcome.droppedByCapture : null,
+        flowEvictions: flows.evictions,
+        untrackedFrames: flows.untrackedFrames,
+      },
+    },
+  );
   return {
     file,
     format: outcome.format,
@@ -95,11 +129,11 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
     stp: s.stpFrames,
     vlanFrames: s.vlanFrames,
     truncatedFrames: s.truncatedFrames,
-    events: eventCountsToObject(events),
+    events: eventCounts,
     droppedByCapture: outcome.droppedByCapture >= 0 ? outcome.droppedByCapture : null,
     error: outcome.error ? outcome.error.toJSON() : null,
-    flows: flowSummary(shards, feeder),
-    findings: [],
+    flows,
+    findings,
   };
 }
 

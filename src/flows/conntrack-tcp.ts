@@ -9,6 +9,7 @@
 import { B, CtStatus, D, U, type FlowTable } from './flow-table.js';
 import type { ConntrackOptions } from './options.js';
 import { OptBit } from './record.js';
+import { InvalidReason } from './verdict.js';
 
 export const CtState = {
   NONE: 0,
@@ -158,6 +159,8 @@ function segmentEnd(p: TcpSegment): number {
 
 /** Conntrack's TCP logic for one shard's flow table. */
 export class TcpConntrack {
+  /** Why the last INVALID result was given (an InvalidReason). */
+  invalidCause: number = InvalidReason.NONE;
   private readonly timeouts: Float64Array;
   /** Timeout slots after the states: RETRANS and UNACK. */
   private static readonly RETRANS = 10;
@@ -278,6 +281,7 @@ export class TcpConntrack {
         return CtResult.IGNORE;
       }
       case sIV:
+        this.invalidCause = InvalidReason.BAD_STATE;
         return CtResult.INVALID;
       case sTW:
         // RFC 5961 challenge ACK to a spurious SYN while in LAST_ACK: not the last ACK.
@@ -315,6 +319,7 @@ export class TcpConntrack {
           if (seq === 0 && !established) {
             checked = true;
           } else if (before(seq, peerMaxAck) && !this.opts.tcpIgnoreInvalidRst) {
+            this.invalidCause = InvalidReason.RST_SEQ;
             return CtResult.INVALID; // "invalid rst": below what the peer already acknowledged
           } else if (!established || seq === peerMaxAck) {
             checked = true;
@@ -347,6 +352,7 @@ export class TcpConntrack {
       const w = this.tcpInWindow(s, dir, index, p, u8[c + B.CT_STATE]);
       if (w === CtResult.IGNORE) return CtResult.IGNORE;
       if (w === CtResult.INVALID) {
+        this.invalidCause = InvalidReason.OUT_OF_WINDOW;
         this.handleInvalid(s, dir, index, now);
         return CtResult.INVALID;
       }

@@ -80,6 +80,36 @@ export interface FlowRecord {
   eventsDropped: number;
 }
 
+/** The handshake events of a flow, oldest first, with roles from Zeek's originator. */
+export function readEvents(tr: FlowTracker, s: number): FlowEvent[] {
+  const u32 = tr.table.u32;
+  const o = tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1;
+  const w = tr.evidence.w;
+  const events: FlowEvent[] = [];
+  for (let e = u32[s * U.STRIDE + U.EV_HEAD] - 1; e >= 0; e = w[e * E.STRIDE + E.NEXT] - 1) {
+    const eb = e * E.STRIDE;
+    const kind = w[eb + E.KIND];
+    const icmp = kind === EvKind.ICMP_ERROR;
+    events.push({
+      kind,
+      fromOrig: w[eb + E.DIR] === o,
+      frame: w[eb + E.FRAME],
+      tsSec: w[eb + E.TS_SEC],
+      tsNs: w[eb + E.TS_NS],
+      mac: tr.evidence.mac(e),
+      ipSrc: w[eb + E.IP_SRC],
+      seq: w[eb + E.SEQ],
+      ack: w[eb + E.ACK],
+      flags: icmp ? w[eb + E.FLAGS_WIN] & 0xff : w[eb + E.FLAGS_WIN] & 0xfff,
+      window: icmp ? (w[eb + E.FLAGS_WIN] >>> 8) & 0xff : w[eb + E.FLAGS_WIN] >>> 16,
+      ipId: w[eb + E.IPID_TTL] & 0xffff,
+      ttl: (w[eb + E.IPID_TTL] >>> 16) & 0xff,
+      options: w[eb + E.IPID_TTL] >>> 24 === 1,
+    });
+  }
+  return events;
+}
+
 export function readFlow(tr: FlowTracker, s: number): FlowRecord {
   const t = tr.table;
   const u32 = t.u32;
@@ -113,29 +143,7 @@ export function readFlow(tr: FlowTracker, s: number): FlowRecord {
   VERDICT_NAMES.forEach((n, i) => {
     if (u32[b + U.VERDICTS + i] > 0) verdicts[n] = u32[b + U.VERDICTS + i];
   });
-  const w = tr.evidence.w;
-  const events: FlowEvent[] = [];
-  for (let e = u32[b + U.EV_HEAD] - 1; e >= 0; e = w[e * E.STRIDE + E.NEXT] - 1) {
-    const eb = e * E.STRIDE;
-    const kind = w[eb + E.KIND];
-    const icmp = kind === EvKind.ICMP_ERROR;
-    events.push({
-      kind,
-      fromOrig: w[eb + E.DIR] === o,
-      frame: w[eb + E.FRAME],
-      tsSec: w[eb + E.TS_SEC],
-      tsNs: w[eb + E.TS_NS],
-      mac: tr.evidence.mac(e),
-      ipSrc: w[eb + E.IP_SRC],
-      seq: w[eb + E.SEQ],
-      ack: w[eb + E.ACK],
-      flags: icmp ? w[eb + E.FLAGS_WIN] & 0xff : w[eb + E.FLAGS_WIN] & 0xfff,
-      window: icmp ? (w[eb + E.FLAGS_WIN] >>> 8) & 0xff : w[eb + E.FLAGS_WIN] >>> 16,
-      ipId: w[eb + E.IPID_TTL] & 0xffff,
-      ttl: (w[eb + E.IPID_TTL] >>> 16) & 0xff,
-      options: w[eb + E.IPID_TTL] >>> 24 === 1,
-    });
-  }
+  const events = readEvents(tr, s);
   const entries = u32[b + U.CT_ENTRIES];
   const status = u8[c + B.CT_STATUS];
   return {

@@ -14,7 +14,7 @@ import { CT_STATE_NAMES, CtResult, TcpConntrack, TcpSegment, tcpFlagsValid } fro
 import { B, CtStatus, D, FlowTable, MAC_SET_SIZE, U } from './flow-table.js';
 import type { TrackerOptions } from './options.js';
 import { Info, Kind, OptBit, R, RECORD_WORDS } from './record.js';
-import { Verdict, VERDICT_NAMES } from './verdict.js';
+import { InvalidReason, Verdict, VERDICT_NAMES } from './verdict.js';
 import { CONN_STATES, ZeekTracker, zeekFlipsAtStart } from './zeek.js';
 import { Ev } from '../events.js';
 import { IpProto } from '../decode/ipproto.js';
@@ -89,6 +89,8 @@ export class FlowTracker {
 
   /** Latest capture time seen (seconds). */
   now = -Infinity;
+  /** Why the current packet is INVALID (an InvalidReason), for observers. */
+  invalidReason: number = InvalidReason.NONE;
   private nextSweepTime = -Infinity;
   private packetsSinceSweep = 0;
   private evictHand = 0;
@@ -126,8 +128,10 @@ export class FlowTracker {
     if (now > this.now) this.now = now;
     if (++this.packetsSinceSweep >= 65536 && this.now >= this.nextSweepTime) this.maybeSweep();
 
+    this.invalidReason = InvalidReason.NONE;
     if (kind === Kind.ICMP_OTHER) {
       // Types conntrack cannot track (and errors whose quote we could not read): INVALID, no flow.
+      this.invalidReason = InvalidReason.ICMP_UNTRACKABLE;
       this.count(-1, r, base, 0, Verdict.INVALID);
       return;
     }
@@ -310,14 +314,14 @@ export class FlowTracker {
     const c = s * B.STRIDE;
     const seg = this.seg;
     this.expireEntry(s, now);
-    if (!tcpFlagsValid(seg.flags)) return Verdict.INVALID;
+    if (!tcpFlagsValid(seg.flags)) return this.invalid(InvalidReason.BAD_TCP_FLAGS);
     if ((u8[c + B.CT_STATUS] & CtStatus.ALIVE) === 0) {
-      if (!this.tcp.tcpNew(s, seg)) return Verdict.INVALID;
+      if (!this.tcp.tcpNew(s, seg)) return this.invalid(InvalidReason.NO_ENTRY);
       this.startEntry(s, canonDir === 0, now);
       const res = this.tcp.tcpPacket(s, 0, seg, now);
       if (res === CtResult.INVALID) {
         this.discardEntry(s);
-        return Verdict.INVALID;
+        return this.invalid(this.tcp.invalidCause);
       }
       if (res === CtResult.ACCEPT_KILLED) this.endEntry(s, now);
       return Verdict.NEW;
@@ -331,7 +335,7 @@ export class FlowTracker {
         this.endEntry(s, now);
         return REOPEN;
       case CtResult.INVALID:
-        return Verdict.INVALID;
+        return this.invalid(this.tcp.invalidCause);
       case CtResult.ACCEPT_KILLED:
         this.endEntry(s, now);
         return ctinfo;
@@ -342,6 +346,12 @@ export class FlowTracker {
     }
   }
 
+  /** Notes why the packet is INVALID and returns the verdict. */
+  private invalid(reason: number): number {
+    this.invalidReason = reason;
+    return Verdict.INVALID;
+  }
+
   /** UDP (§5): 30 s until a reply; after a reply and 2 s of life, a "stream": 120 s and ASSURED. */
   private udpConntrack(s: number, canonDir: number, now: number, badLength: boolean): number {
     const u8 = this.table.u8;
@@ -350,7 +360,7 @@ export class FlowTracker {
     const d = s * D.STRIDE;
     const o = this.opts.conntrack;
     this.expireEntry(s, now);
-    if (badLength) return Verdict.INVALID;
+    if (badLength) return this.invalid(InvalidReason.UDP_BAD_LENGTH);
     let verdict: number;
     let dir = 0;
     if ((u8[c + B.CT_STATUS] & CtStatus.ALIVE) === 0) {
@@ -382,7 +392,7 @@ export class FlowTracker {
     this.expireEntry(s, now);
     const isRequest = type === 8 || type === 13 || type === 15 || type === 17;
     if ((u8[c + B.CT_STATUS] & CtStatus.ALIVE) === 0) {
-      if (!isRequest) return Verdict.INVALID; // a reply without a request
+      if (!isRequest) return this.invalid(InvalidReason.ICMP_REPLY_NO_REQUEST);
       this.startEntry(s, canonDir === 0, now);
       this.table.f64[expires] = now + this.opts.conntrack.icmpTimeout;
       return Verdict.NEW;
@@ -391,7 +401,7 @@ export class FlowTracker {
     if (isRequest !== (dir === 0)) {
       // A request from the answering side is another entry in the kernel (NEW); a reply from the
       // asking side matches no tuple (INVALID). Neither changes this entry.
-      return isRequest ? Verdict.NEW : Verdict.INVALID;
+      return isRequest ? Verdict.NEW : this.invalid(InvalidReason.ICMP_REPLY_NO_REQUEST);
     }
     const verdict = dir === 1 || (u8[c + B.CT_STATUS] & CtStatus.SEEN_REPLY) !== 0 ? Verdict.ESTABLISHED : Verdict.NEW;
     this.table.f64[expires] = now + this.opts.conntrack.icmpTimeout;
@@ -424,9 +434,13 @@ export class FlowTracker {
   private icmpError(s: number, r: Uint32Array, base: number, canonDir: number, now: number): void {
     const t = this.table;
     let verdict: number = Verdict.INVALID;
+    this.invalidReason = InvalidReason.ICMP_NO_ENTRY;
     if (s >= 0) {
       this.expireEntry(s, now);
-      if ((t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && r[base + R.IP_DST] === r[base + R.KEY_SRC_IP]) verdict = Verdict.RELATED;
+      if ((t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && r[base + R.IP_DST] === r[base + R.KEY_SRC_IP]) {
+        verdict = Verdict.RELATED;
+        this.invalidReason = InvalidReason.NONE;
+      }
       const b = s * U.STRIDE;
       if (t.u32[b + U.ICMP_ERRORS] < 0xffffffff) t.u32[b + U.ICMP_ERRORS]++;
       const e = this.addEvent(s, EvKind.ICMP_ERROR, r, base, canonDir);

@@ -8,3 +8,39 @@ export const Verdict = {
 
 export const VERDICT_NAMES = ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID'] as const;
 export type VerdictName = (typeof VERDICT_NAMES)[number];
+
+/** Why conntrack would call a packet INVALID (what `nf_conntrack_log_invalid` would say). */
+export const enum InvalidReason {
+  NONE = 0,
+  /** tcp_error: a flag combination conntrack rejects (NULL, Xmas, SYN+FIN, FIN without ACK...). */
+  BAD_TCP_FLAGS = 1,
+  /** No entry, and this packet cannot create one (SYN+ACK, FIN, RST; ACK with loose=0). */
+  NO_ENTRY = 2,
+  /** The transition table says invalid in the entry's state (e.g. an ACK in SYN_SENT). */
+  BAD_STATE = 3,
+  /** tcp_in_window: sequence or acknowledgment outside the window. */
+  OUT_OF_WINDOW = 4,
+  /** A RST below what the peer already acknowledged. */
+  RST_SEQ = 5,
+  /** An ICMP error about a connection with no entry (or not sent back to its sender). */
+  ICMP_NO_ENTRY = 6,
+  /** An ICMP echo (or other query) reply without a request. */
+  ICMP_REPLY_NO_REQUEST = 7,
+  /** An ICMP type conntrack cannot track, or an error whose quote is unreadable. */
+  ICMP_UNTRACKABLE = 8,
+  /** udp_error: a UDP length that does not fit. */
+  UDP_BAD_LENGTH = 9,
+}
+
+export const INVALID_REASON_NAMES = [
+  'none',
+  'bad TCP flags',
+  'no conntrack entry',
+  'invalid in the entry state',
+  'out of window',
+  'RST below the acknowledged sequence',
+  'ICMP error without an entry',
+  'ICMP reply without a request',
+  'untrackable ICMP',
+  'bad UDP length',
+] as const;

@@ -1,0 +1,281 @@
+/**
+ * The IP -> MAC bindings ARP announces, in arpwatch's vocabulary, shared by the ARP detectors
+ * (each detector keeps its own table: link-scope state is per detector).
+ *
+ * A "claim" is an ARP packet whose sender IP is not 0.0.0.0: request or reply, the sender says
+ * "this IP is at this MAC". Bindings are kept per broadcast domain (VLAN + IP). When a claim
+ * names another MAC than the current binding, the change is classified:
+ *  - conflict: the new MAC did not announce a takeover (no gratuitous ARP) and the current MAC
+ *    claimed the address less than `window` seconds before: two stations answer for one IP at
+ *    the same time (arp.duplicate_ip);
+ *  - flip flop: the address goes back to a MAC that held it before (arp.flip_flop);
+ *  - changed: the address goes to a MAC new for it (arp.changed_mac).
+ * A failover (VRRP/keepalived, bonding, a moved VM) announces the new binding with a gratuitous
+ * ARP and the old owner falls silent, so it is a change or a flip flop, never a conflict; an old
+ * owner answering again after such a takeover (split brain) is a conflict.
+ */
+import { ArpOp, isGratuitousArp } from '../decode/arp.js';
+import type { Frame } from '../decode/frame.js';
+import { formatDuration, formatMac } from '../report/format.js';
+import { EvidenceSample, type EvidenceItem } from './finding.js';
+import { frameItem, scopeIpKey, skipItem, Span, vlanScope, wouldKeep } from './link-util.js';
+
+export const OPT_WINDOW = 'arp-duplicate-window';
+export const OPT_MAX_IPS = 'arp-max-ips';
+
+export const WINDOW_OPTION = {
+  key: OPT_WINDOW,
+  description:
+    'two MACs claiming one IP by ARP within this time, without a gratuitous ARP announcing a takeover, are an IP conflict (arp.duplicate_ip) rather than a change of address (arp.changed_mac, arp.flip_flop)',
+  default: 60,
+  min: 0,
+  max: 1e9,
+  unit: 's',
+} as const;
+
+export const MAX_IPS_OPTION = {
+  key: OPT_MAX_IPS,
+  description: 'most IP addresses (per VLAN) each ARP detector keeps a binding for; ARP claims for further addresses are ignored (a bound on memory under ARP floods)',
+  default: 65536,
+  min: 16,
+  max: 1e9,
+  unit: 'addresses',
+  integer: true,
+} as const;
+
+export const ChangeKind = { CHANGED: 1, FLIP_FLOP: 2, CONFLICT: 3 } as const;
+
+/** Evidence of one claim, with what the report needs to describe it. */
+export interface ClaimItem extends EvidenceItem {
+  op: number;
+  gratuitous: boolean;
+  senderMac: number;
+  /** Set on an evidence item of a change. */
+  kind?: number;
+  oldMac?: number;
+  /** Seconds the old MAC had held the address (since it became the binding). */
+  heldSeconds?: number;
+  /** Seconds since the old MAC's last claim. */
+  sinceOld?: number;
+}
+
+/** Evidence items kept per MAC of an address. */
+export const HOLD_SAMPLE = 3;
+
+/** One MAC's claims on one address. */
+export class MacHold {
+  claims = 0;
+  gratuitous = 0;
+  readonly span = new Span();
+  readonly sample = new EvidenceSample(HOLD_SAMPLE);
+  /** Time it was the binding (closed periods only; see `ArpBinding.heldSeconds`). */
+  heldSeconds = 0;
+  /** Times it became the binding. */
+  periods = 1;
+
+  constructor(readonly mac: number) {}
+}
+
+export class ArpBinding {
+  readonly holds: MacHold[] = [];
+  cur: MacHold;
+  /** When the current MAC became the binding. */
+  sinceSec: number;
+  sinceNs: number;
+  /** Changes by kind. */
+  changed = 0;
+  flipFlops = 0;
+  conflicts = 0;
+  changedSample: EvidenceSample | null = null;
+  flipSample: EvidenceSample | null = null;
+  conflictSample: EvidenceSample | null = null;
+  /** Requests answered by two MACs, and probes (RFC 5227) answered "in use". */
+  doubleAnswers = 0;
+  doubleSample: EvidenceSample | null = null;
+  probesAnswered = 0;
+  probeSample: EvidenceSample | null = null;
+  /** Request counter value at the last request for this address, and the last reply's. */
+  lastRequest = 0;
+  lastReplyRequest = -1;
+  lastReplyMac = -1;
+  lastReplyTarget = -1;
+  lastDouble = -1;
+  /** Time and frame of the last claim of any MAC. */
+  readonly span = new Span();
+
+  constructor(
+    readonly key: number,
+    readonly vlan: number,
+    readonly ip: number,
+    first: MacHold,
+    f: Frame,
+  ) {
+    this.holds.push(first);
+    this.cur = first;
+    this.sinceSec = f.tsSec;
+    this.sinceNs = f.tsNs;
+  }
+
+  hold(mac: number): MacHold | undefined {
+    for (const h of this.holds) if (h.mac === mac) return h;
+    return undefined;
+  }
+
+  /** Seconds each MAC held the address up to the end (`endSec`/`endNs`: the last frame of the capture). */
+  heldSeconds(h: MacHold, endSec: number, endNs: number): number {
+    return h === this.cur ? h.heldSeconds + Math.max(0, endSec - this.sinceSec + (endNs - this.sinceNs) / 1e9) : h.heldSeconds;
+  }
+}
+
+function claimItem(f: Frame, what: string): ClaimItem {
+  const it = frameItem(f, what) as ClaimItem;
+  it.srcIp = f.arpSenderIp;
+  it.dstIp = f.arpTargetIp;
+  it.op = f.arpOp;
+  it.gratuitous = isGratuitousArp(f);
+  it.senderMac = f.arpSenderMac;
+  return it;
+}
+
+function addClaim(s: EvidenceSample, f: Frame, what: string, limit: number): ClaimItem | null {
+  if (!wouldKeep(s, f.frameNo, limit)) {
+    skipItem(s);
+    return null;
+  }
+  const it = claimItem(f, what);
+  s.add(it);
+  return it;
+}
+
+/** The ARP binding table of one detector. */
+export class ArpTable {
+  readonly bindings = new Map<number, ArpBinding>();
+  /** Claims for addresses beyond `maxIps`, not tracked. */
+  ignoredClaims = 0;
+  private requests = 0;
+
+  constructor(
+    private readonly window: number,
+    private readonly maxIps: number,
+  ) {}
+
+  /** Feeds one ARP frame. */
+  onArp(f: Frame): void {
+    const vlan = vlanScope(f);
+    const op = f.arpOp;
+    const sip = f.arpSenderIp;
+    const gratuitous = sip !== 0 && sip === f.arpTargetIp;
+    if (op === ArpOp.REQUEST && !gratuitous && f.arpTargetIp !== 0) {
+      const t = this.bindings.get(scopeIpKey(vlan, f.arpTargetIp));
+      if (t !== undefined) t.lastRequest = ++this.requests;
+    }
+    const mac = f.arpSenderMac;
+    if (sip === 0 || mac === 0 || (op !== ArpOp.REQUEST && op !== ArpOp.REPLY)) return;
+    const key = scopeIpKey(vlan, sip);
+    let b = this.bindings.get(key);
+    if (b === undefined) {
+      if (this.bindings.size >= this.maxIps) {
+        this.ignoredClaims++;
+        return;
+      }
+      const h = new MacHold(mac);
+      b = new ArpBinding(key, vlan, sip, h, f);
+      this.bindings.set(key, b);
+    }
+    b.span.add(f);
+
+    let h = b.cur;
+    if (h.mac !== mac) {
+      const old = h;
+      const sinceOld = f.tsSec - old.span.lastSec + (f.tsNs - old.span.lastNs) / 1e9;
+      const existing = b.hold(mac);
+      const held = f.tsSec - b.sinceSec + (f.tsNs - b.sinceNs) / 1e9;
+      old.heldSeconds += Math.max(0, held);
+      let kind: number;
+      if (!gratuitous && sinceOld <= this.window) {
+        kind = ChangeKind.CONFLICT;
+        b.conflicts++;
+      } else if (existing !== undefined) {
+        kind = ChangeKind.FLIP_FLOP;
+        b.flipFlops++;
+      } else {
+        kind = ChangeKind.CHANGED;
+        b.changed++;
+      }
+      if (existing === undefined) {
+        h = new MacHold(mac);
+        b.holds.push(h);
+      } else {
+        h = existing;
+        h.periods++;
+      }
+      b.cur = h;
+      b.sinceSec = f.tsSec;
+      b.sinceNs = f.tsNs;
+      let s: EvidenceSample;
+      if (kind === ChangeKind.CONFLICT) s = b.conflictSample ??= new EvidenceSample();
+      else if (kind === ChangeKind.FLIP_FLOP) s = b.flipSample ??= new EvidenceSample();
+      else s = b.changedSample ??= new EvidenceSample();
+      const it = addClaim(s, f, 'change', 8);
+      if (it !== null) {
+        it.kind = kind;
+        it.oldMac = old.mac;
+        it.heldSeconds = Math.max(0, held);
+        it.sinceOld = Math.max(0, sinceOld);
+      }
+    }
+    h.claims++;
+    if (gratuitous) h.gratuitous++;
+    h.span.add(f);
+    addClaim(h.sample, f, 'claim', HOLD_SAMPLE);
+
+    if (op === ArpOp.REPLY && !gratuitous) {
+      if (f.arpTargetIp === 0) {
+        // The answer to an RFC 5227 probe: "this address is in use".
+        b.probesAnswered++;
+        addClaim((b.probeSample ??= new EvidenceSample()), f, 'probe answered', 8);
+      } else {
+        if (b.lastReplyRequest === b.lastRequest && b.lastReplyMac !== mac && b.lastReplyTarget === f.arpTargetMac && b.lastDouble !== b.lastRequest) {
+          b.doubleAnswers++;
+          b.lastDouble = b.lastRequest;
+          const it = addClaim((b.doubleSample ??= new EvidenceSample()), f, 'second answer', 8);
+          if (it !== null) it.oldMac = b.lastReplyMac;
+        }
+        b.lastReplyRequest = b.lastRequest;
+        b.lastReplyMac = mac;
+        b.lastReplyTarget = f.arpTargetMac;
+      }
+    }
+  }
+
+  /** Bindings in a stable order (VLAN, then address). */
+  sorted(): ArpBinding[] {
+    return [...this.bindings.values()].sort((a, b) => a.key - b.key);
+  }
+}
+
+/** "ARP reply", "gratuitous ARP request"... */
+export function arpKind(op: number, gratuitous: boolean): string {
+  const name = op === ArpOp.REQUEST ? 'request' : op === ArpOp.REPLY ? 'reply' : `op ${op}`;
+  return gratuitous ? `gratuitous ARP ${name}` : `ARP ${name}`;
+}
+
+/** Describes a claim or change for the report. */
+export function describeClaim(it: ClaimItem, ipText: string): EvidenceItem {
+  const fmtMac = formatMac;
+  const fmtDur = formatDuration;
+  const kind = arpKind(it.op, it.gratuitous);
+  const at = `${ipText} is at ${fmtMac(it.senderMac)}`;
+  let what: string;
+  if (it.what === 'probe answered') what = `${kind} to an address probe (RFC 5227): ${at}, already in use`;
+  else if (it.what === 'second answer') what = `${kind}: ${at}, a second answer to one request (${fmtMac(it.oldMac!)} answered it too)`;
+  else if (it.kind === ChangeKind.CONFLICT) what = `${kind}: ${at}, while ${fmtMac(it.oldMac!)} claimed it ${fmtDur(it.sinceOld!)} before`;
+  else if (it.kind !== undefined) what = `${kind}: ${at}, was ${fmtMac(it.oldMac!)} for ${fmtDur(it.heldSeconds!)}`;
+  else what = `${kind}: ${at}`;
+  const out: EvidenceItem = { frame: it.frame, tsSec: it.tsSec, tsNs: it.tsNs, what };
+  if (it.srcMac !== undefined) out.srcMac = it.srcMac;
+  if (it.dstMac !== undefined) out.dstMac = it.dstMac;
+  if (it.srcIp !== undefined) out.srcIp = it.srcIp;
+  if (it.dstIp !== undefined) out.dstIp = it.dstIp;
+  return out;
+}

@@ -1,0 +1,48 @@
+/** The two ends of a flow as detectors name them: the client (Zeek originator) and the server. */
+import { B, U } from '../flows/flow-table.js';
+import type { FlowTracker } from '../flows/tracker.js';
+import { formatIpv4 } from '../report/format.js';
+
+export interface Endpoint {
+  ip: number;
+  port: number;
+  /** VLAN word of the flow key (outer id | inner id << 12), 0 when untagged. */
+  vlan: number;
+}
+
+/** The responder (server) end of a flow. */
+export function serverEnd(tr: FlowTracker, s: number): Endpoint {
+  const t = tr.table;
+  const b = s * U.STRIDE;
+  const origIsA = t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1;
+  return {
+    ip: origIsA ? t.u32[b + U.IP_B] : t.u32[b + U.IP_A],
+    port: origIsA ? t.u32[b + U.PORTS] >>> 16 : t.u32[b + U.PORTS] & 0xffff,
+    vlan: t.u32[b + U.VLAN] & 0xffffff,
+  };
+}
+
+/** The originator (client) end of a flow. */
+export function clientEnd(tr: FlowTracker, s: number): Endpoint {
+  const t = tr.table;
+  const b = s * U.STRIDE;
+  const origIsA = t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1;
+  return {
+    ip: origIsA ? t.u32[b + U.IP_A] : t.u32[b + U.IP_B],
+    port: origIsA ? t.u32[b + U.PORTS] & 0xffff : t.u32[b + U.PORTS] >>> 16,
+    vlan: t.u32[b + U.VLAN] & 0xffffff,
+  };
+}
+
+/** A map key for an endpoint. */
+export function endpointKey(e: Endpoint): string {
+  return `${e.vlan}|${e.ip}|${e.port}`;
+}
+
+/** "10.0.0.5:22", or "vlan 10 10.0.0.5:22" when tagged. */
+export function endpointName(e: Endpoint): string {
+  const name = `${formatIpv4(e.ip)}:${e.port}`;
+  if (e.vlan === 0) return name;
+  const inner = (e.vlan >>> 12) & 0xfff;
+  return `vlan ${e.vlan & 0xfff}${inner ? `.${inner}` : ''} ${name}`;
+}

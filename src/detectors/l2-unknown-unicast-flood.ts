@@ -1,0 +1,326 @@
+/**
+ * l2.unknown_unicast_flood — a learning bridge model replays the capture: a MAC is remembered
+ * when it sends, and forgotten `fdb-ageing` seconds after it last sent (Linux bridges: 300 s). A
+ * unicast frame to a MAC the bridge has forgotten is flooded to every port. This is the mechanism
+ * behind incident 1: a quiet VM, a router whose ARP cache outlives the bridge's table, a SYN
+ * flooded to every VM.
+ *
+ * Also, when the capture host's own MAC can be told (Linux cooked captures mark "to another host";
+ * on Ethernet, one MAC in nearly every frame), unicast frames addressed to some other host that
+ * reached the capture point are reported: flooded traffic seen there.
+ */
+import { Layer, type Frame } from '../decode/frame.js';
+import { formatDuration, formatIpv4, formatMac } from '../report/format.js';
+import type { Finding } from '../report/types.js';
+import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
+import { FrameClass, type Detector, type LinkDetector, type OptionSpec, type OptionValues, type ReduceContext } from './types.js';
+
+const ID = 'l2.unknown_unicast_flood';
+const TWO32 = 0x100000000;
+/** Linux cooked capture packet type: addressed to another host. */
+const PACKET_OTHERHOST = 3;
+/** Frames looked at before deciding which MAC is the capture host's. */
+const HOST_INFERENCE_FRAMES = 4096;
+/** Share of unicast frames that must involve one MAC for it to be the capture host. */
+const HOST_SHARE = 0.9;
+
+const OPTIONS: readonly OptionSpec[] = [
+  { key: 'fdb-ageing', default: 300, min: 1, max: 1e6, unit: 's', description: "the bridge's MAC ageing time (Linux: 300 s; `ip -d link show br0` shows ageing_time in centiseconds)" },
+];
+
+/** What the bridge knows of a MAC, and counters for the capture-host inference. */
+interface MacEntry {
+  /** Last time the MAC sent a frame (seconds), or -Infinity if it never did. */
+  last: number;
+  lastFrame: number;
+  /** Frames with this MAC as source / as unicast destination. */
+  asSrc: number;
+  asDst: number;
+  /** IPv4 addresses this MAC announced as ARP sender (bounded). */
+  arpIps: number[];
+  /** The current flood episode's aggregate, while the MAC stays forgotten. */
+  flood: FloodAgg | null;
+}
+
+interface FloodAgg {
+  mac: number;
+  /** Frames flooded because the bridge forgot the MAC. */
+  agedOut: number;
+  /** Frames addressed to this MAC seen at a capture point that is not this MAC's host. */
+  foreign: number;
+  episodes: number;
+  /** Longest silence before a flooded frame (seconds). */
+  maxSilence: number;
+  /** Destination IPv4 addresses the flooded frames carried (bounded). */
+  ips: number[];
+  /** Episodes that started without an ARP request for the MAC's addresses in the ageing window before. */
+  episodesWithoutArp: number;
+  firstSec: number;
+  firstNs: number;
+  lastSec: number;
+  lastNs: number;
+  sample: EvidenceSample;
+}
+
+interface Partial {
+  ageing: number;
+  hostMac: number | null;
+  floods: Array<Omit<FloodAgg, 'sample'> & { sample: { items: EvidenceItem[]; total: number } }>;
+}
+
+class FloodDetector implements LinkDetector {
+  readonly interest = FrameClass.ANY;
+  private readonly fdb = new Map<number, MacEntry>();
+  private readonly floods = new Map<number, FloodAgg>();
+  /** Last time an ARP request asked for each IPv4 address. */
+  private readonly arpAsked = new Map<number, number>();
+  private lastSrc = -1;
+  private lastSrcEntry: MacEntry | null = null;
+  private lastDst = -1;
+  private lastDstEntry: MacEntry | null = null;
+
+  // Capture-host inference: the first unicast frames are buffered (numbers only), then replayed.
+  private hostMac: number | null = null;
+  private hostDecided = false;
+  private readonly pendSrc = new Float64Array(HOST_INFERENCE_FRAMES);
+  private readonly pendDst = new Float64Array(HOST_INFERENCE_FRAMES);
+  private readonly pendFrame = new Uint32Array(HOST_INFERENCE_FRAMES);
+  private readonly pendSec = new Uint32Array(HOST_INFERENCE_FRAMES);
+  private readonly pendNs = new Uint32Array(HOST_INFERENCE_FRAMES);
+  private readonly pendIp = new Uint32Array(HOST_INFERENCE_FRAMES);
+  private pending = 0;
+  private unicastFrames = 0;
+
+  constructor(private readonly ageing: number) {}
+
+  onFrame(f: Frame): void {
+    const now = f.tsSec + f.tsNs * 1e-9;
+    const src = f.srcMac;
+    const dst = f.dstMac;
+    const isSll = (f.layers & Layer.SLL) !== 0;
+    if (src !== 0 && !isGroup(src)) this.learn(src, now, f);
+    if (isSll) {
+      // Cooked captures have no destination MAC, but the kernel says whether the frame was for us.
+      if (f.sllPacketType === PACKET_OTHERHOST) this.foreignFrame(0, src, f.frameNo, f.tsSec, f.tsNs, (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0);
+      return;
+    }
+    if ((f.layers & Layer.ETHERNET) === 0 || isGroup(dst)) return;
+    this.unicastFrames++;
+    let e: MacEntry | undefined;
+    if (dst === this.lastDst && this.lastDstEntry) e = this.lastDstEntry;
+    else {
+      e = this.fdb.get(dst);
+      if (!e) {
+        e = { last: -Infinity, lastFrame: 0, asSrc: 0, asDst: 0, arpIps: [], flood: null };
+        this.fdb.set(dst, e);
+      }
+      this.lastDst = dst;
+      this.lastDstEntry = e;
+    }
+    e.asDst++;
+    // A MAC never seen sending is not evidence of anything: the bridge may have learned it before the capture.
+    if (e.last !== -Infinity && now - e.last > this.ageing) this.agedOutFrame(dst, e, now, f);
+    const ip = (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0;
+    if (!this.hostDecided) {
+      const i = this.pending++;
+      this.pendSrc[i] = src;
+      this.pendDst[i] = dst;
+      this.pendFrame[i] = f.frameNo;
+      this.pendSec[i] = f.tsSec;
+      this.pendNs[i] = f.tsNs;
+      this.pendIp[i] = ip;
+      if (this.pending === HOST_INFERENCE_FRAMES) this.decideHost();
+    } else if (this.hostMac !== null && src !== this.hostMac && dst !== this.hostMac) {
+      this.foreignFrame(dst, src, f.frameNo, f.tsSec, f.tsNs, ip);
+    }
+  }
+
+  private learn(src: number, now: number, f: Frame): void {
+    let e: MacEntry | undefined;
+    if (src === this.lastSrc && this.lastSrcEntry) e = this.lastSrcEntry;
+    else {
+      e = this.fdb.get(src);
+      if (!e) {
+        e = { last: -Infinity, lastFrame: 0, asSrc: 0, asDst: 0, arpIps: [], flood: null };
+        this.fdb.set(src, e);
+      }
+      this.lastSrc = src;
+      this.lastSrcEntry = e;
+    }
+    if (e.flood !== null) {
+      // The MAC speaks again: the bridge re-learns it and the flood episode ends here.
+      e.flood.sample.add({ frame: f.frameNo, tsSec: f.tsSec, tsNs: f.tsNs, what: 'the MAC sends again: the bridge re-learns it and stops flooding', srcMac: src });
+      e.flood = null;
+    }
+    e.last = now;
+    e.lastFrame = f.frameNo;
+    e.asSrc++;
+    if ((f.layers & Layer.ARP) !== 0) {
+      if (f.arpOp === 1) this.arpAsked.set(f.arpTargetIp, now);
+      if (f.arpSenderIp !== 0 && !e.arpIps.includes(f.arpSenderIp) && e.arpIps.length < 8) e.arpIps.push(f.arpSenderIp);
+    }
+  }
+
+  private agg(mac: number, f: { sec: number; ns: number }): FloodAgg {
+    let a = this.floods.get(mac);
+    if (!a) {
+      a = { mac, agedOut: 0, foreign: 0, episodes: 0, maxSilence: 0, ips: [], episodesWithoutArp: 0, firstSec: f.sec, firstNs: f.ns, lastSec: f.sec, lastNs: f.ns, sample: new EvidenceSample(12) };
+      this.floods.set(mac, a);
+    }
+    if (f.sec < a.firstSec || (f.sec === a.firstSec && f.ns < a.firstNs)) {
+      a.firstSec = f.sec;
+      a.firstNs = f.ns;
+    }
+    if (f.sec > a.lastSec || (f.sec === a.lastSec && f.ns > a.lastNs)) {
+      a.lastSec = f.sec;
+      a.lastNs = f.ns;
+    }
+    return a;
+  }
+
+  private agedOutFrame(dst: number, e: MacEntry, now: number, f: Frame): void {
+    const a = this.agg(dst, { sec: f.tsSec, ns: f.tsNs });
+    const silence = now - e.last;
+    a.agedOut++;
+    if (silence > a.maxSilence) a.maxSilence = silence;
+    const ip = (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0;
+    if (ip !== 0 && !a.ips.includes(ip) && a.ips.length < 8) a.ips.push(ip);
+    if (e.flood === null) {
+      e.flood = a;
+      a.episodes++;
+      const asked = e.arpIps.concat(ip !== 0 ? [ip] : []).some((x) => {
+        const t = this.arpAsked.get(x);
+        return t !== undefined && now - t <= this.ageing;
+      });
+      if (!asked) a.episodesWithoutArp++;
+    }
+    a.sample.add({
+      frame: f.frameNo,
+      tsSec: f.tsSec,
+      tsNs: f.tsNs,
+      what: `unicast to a MAC silent for ${formatDuration(silence)} (last sent in frame ${e.lastFrame}): flooded`,
+      srcMac: f.srcMac,
+      dstMac: dst,
+      ...((f.layers & Layer.IPV4) !== 0 ? { srcIp: f.ipSrc, dstIp: f.ipDst } : {}),
+    });
+  }
+
+  private foreignFrame(dst: number, src: number, frame: number, sec: number, ns: number, ip: number): void {
+    const a = this.agg(dst, { sec, ns });
+    a.foreign++;
+    if (ip !== 0 && !a.ips.includes(ip) && a.ips.length < 8) a.ips.push(ip);
+    a.sample.add({
+      frame,
+      tsSec: sec,
+      tsNs: ns,
+      what: dst === 0 ? 'the kernel marked this frame "to another host": it reached the capture point flooded' : 'unicast addressed to another host reached the capture point',
+      srcMac: src,
+      ...(dst !== 0 ? { dstMac: dst } : {}),
+      ...(ip !== 0 ? { dstIp: ip } : {}),
+    });
+  }
+
+  /** One MAC in nearly every unicast frame is the capture host's; then replay the buffered frames. */
+  private decideHost(): void {
+    this.hostDecided = true;
+    const counts = new Map<number, number>();
+    for (let i = 0; i < this.pending; i++) {
+      counts.set(this.pendSrc[i]!, (counts.get(this.pendSrc[i]!) ?? 0) + 1);
+      if (this.pendDst[i] !== this.pendSrc[i]) counts.set(this.pendDst[i]!, (counts.get(this.pendDst[i]!) ?? 0) + 1);
+    }
+    let best = -1;
+    let bestCount = 0;
+    for (const [mac, n] of counts) {
+      if (n > bestCount || (n === bestCount && mac < best)) {
+        best = mac;
+        bestCount = n;
+      }
+    }
+    if (this.pending >= 20 && bestCount >= HOST_SHARE * this.pending) this.hostMac = best;
+    if (this.hostMac !== null) {
+      for (let i = 0; i < this.pending; i++) {
+        if (this.pendSrc[i] !== this.hostMac && this.pendDst[i] !== this.hostMac) {
+          this.foreignFrame(this.pendDst[i]!, this.pendSrc[i]!, this.pendFrame[i]!, this.pendSec[i]!, this.pendNs[i]!, this.pendIp[i]!);
+        }
+      }
+    }
+    this.pending = 0;
+  }
+
+  partial(): Partial {
+    if (!this.hostDecided) this.decideHost();
+    const floods = [...this.floods.values()]
+      .filter((a) => a.agedOut > 0 || a.foreign > 0)
+      .sort((a, b) => a.mac - b.mac)
+      .map((a) => ({ ...a, sample: a.sample.toJSON() }));
+    return { ageing: this.ageing, hostMac: this.hostMac, floods };
+  }
+}
+
+function isGroup(mac: number): boolean {
+  return ((Math.floor(mac / TWO32) >>> 8) & 1) === 1;
+}
+
+function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
+  const p = partials[0] as Partial | undefined;
+  if (!p) return [];
+  return p.floods.map((a) => {
+    const mac = a.mac === 0 ? 'other hosts (cooked capture)' : formatMac(a.mac);
+    const ips = a.ips.map(formatIpv4);
+    const count = a.agedOut + a.foreign;
+    const parts: string[] = [];
+    if (a.agedOut > 0) parts.push(`${a.agedOut} frame(s) flooded after ${formatDuration(a.maxSilence)} of silence (bridge ageing ${formatDuration(p.ageing)})`);
+    if (a.foreign > 0) parts.push(`${a.foreign} frame(s) for it reached this capture point, which is not its host`);
+    const summary = `${mac}${ips.length ? ` (${ips.join(', ')})` : ''}: ${parts.join('; ')}`;
+    const noArp =
+      a.episodes > 0 && a.episodesWithoutArp > 0
+        ? ` In ${a.episodesWithoutArp} of ${a.episodes} episode(s) nobody asked ARP for its address first: the sender used a cached ARP entry that outlived the bridge's table.`
+        : '';
+    const explanation =
+      (a.agedOut > 0
+        ? `This MAC sent nothing for longer than the bridge's ageing time, so a learning bridge has forgotten which port it is on and floods unicast frames for it to every port, until it sends again.${noArp} `
+        : '') +
+      (a.foreign > 0
+        ? `Unicast frames addressed to ${mac} arrived at the capture point${p.hostMac !== null ? ` (whose own MAC is ${formatMac(p.hostMac)})` : ''}: a switch or bridge flooded them here. `
+        : '') +
+      'Every host on the segment then sees traffic that is not for it: a firewall there with a REJECT policy answers it with forged RSTs or ICMP errors (one SYN, two answers), a NIC in promiscuous mode passes it up, and bandwidth is wasted. Quiet servers (a bastion, a backup target) are the usual victims. The model only sees what this capture saw: the bridge may have heard the MAC on other ports.';
+    const remediation =
+      'Make the bridge remember the MAC at least as long as routers remember its ARP entry: raise the ageing time (`ip link set dev br0 type bridge ageing_time 360000`, in centiseconds), or lower the router\'s ARP lifetime (`net.ipv4.neigh.<if>.base_reachable_time_ms`, `gc_stale_time`); ' +
+      'keep the host talking (a periodic gratuitous ARP: `arping -U -c 1 -I <if> <ip>` from cron, every less than the ageing time); ' +
+      `pin it in the forwarding table (\`bridge fdb add ${a.mac === 0 ? '<mac>' : formatMac(a.mac)} dev <port> master static\`; on switches, a static MAC entry); ` +
+      'and use a DROP (not REJECT) policy on firewalls that may receive flooded frames.';
+    return makeFinding({
+      id: ID,
+      severity: 'medium',
+      subject: mac,
+      summary,
+      count,
+      first: { sec: a.firstSec, ns: a.firstNs },
+      last: { sec: a.lastSec, ns: a.lastNs },
+      evidence: a.sample.items,
+      evidenceTotal: a.sample.total,
+      explanation,
+      remediation,
+      details: {
+        mac,
+        agedOutFrames: a.agedOut,
+        seenAtCapturePoint: a.foreign,
+        episodes: a.episodes,
+        episodesWithoutArp: a.episodesWithoutArp,
+        maxSilenceSeconds: Math.round(a.maxSilence * 1000) / 1000,
+        ips,
+        fdbAgeingSeconds: p.ageing,
+        captureHostMac: p.hostMac !== null ? formatMac(p.hostMac) : null,
+      },
+    });
+  });
+}
+
+export const l2UnknownUnicastFlood: Detector = {
+  name: ID,
+  ids: [ID],
+  scope: 'link',
+  options: OPTIONS,
+  createLink: (o: OptionValues) => new FloodDetector(o['fdb-ageing']!),
+  reduce,
+};
