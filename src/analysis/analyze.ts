@@ -19,7 +19,7 @@ import { CaptureStats } from './capture-stats.js';
 
 export interface AnalyzeOptions {
   chunkBytes?: number;
-  onProgress?: (bytesRead: number, totalBytes: number | null) => void;
+  onProgress?: (bytesRead: number, totalBytes: number | null, frames: number) => void;
   /** Flow shards (worker threads). Default: cores - 1, at least 1. With 1, flows are tracked on the reader thread. */
   threads?: number;
   /** Option values (defaults for those not given), as the CLI and config file set them: { "fdb-ageing": 600 }. */

@@ -16,8 +16,8 @@ export interface ReadOptions {
    * this is how a slow consumer (the flow shards) pushes back on the reader.
    */
   afterChunk?: () => Promise<void> | void;
-  /** Bytes of the file read so far, and its size when known (for a progress bar). */
-  onProgress?: (bytesRead: number, totalBytes: number | null) => void;
+  /** Bytes of the file read so far, its size when known, and frames read (for a progress bar). */
+  onProgress?: (bytesRead: number, totalBytes: number | null, frames: number) => void;
 }
 
 export interface ReadOutcome {
@@ -84,14 +84,14 @@ export async function readCapture(path: string, handler: RecordHandler, opts: Re
         const chunk = source.readSync();
         if (!chunk) break;
         if (!onChunk(chunk)) break;
-        opts.onProgress?.(bytesRead, source.totalBytes);
+        opts.onProgress?.(bytesRead, source.totalBytes, (parser as UnitParser | null)?.frames ?? 0);
         const wait = opts.afterChunk?.();
         if (wait) await wait;
       }
     } else {
       for await (const chunk of source.chunks) {
         if (!onChunk(chunk)) break;
-        opts.onProgress?.(bytesRead, source.totalBytes);
+        opts.onProgress?.(bytesRead, source.totalBytes, (parser as UnitParser | null)?.frames ?? 0);
         const wait = opts.afterChunk?.();
         if (wait) await wait;
       }

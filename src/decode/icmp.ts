@@ -64,6 +64,9 @@ export function decodeIcmp(f: Frame, b: Uint8Array, off: number, end: number): v
   f.layers |= Layer.ICMP;
   f.icmpType = b[off];
   f.icmpCode = b[off + 1];
+  // Only queries have these; zero them so a reused Frame does not keep the previous echo's.
+  f.icmpId = 0;
+  f.icmpSeq = 0;
   if (hasIdAndSeq(f.icmpType)) {
     if (avail < 8) {
       f.noteTruncated(Ev.ICMP_TRUNCATED);
@@ -82,6 +85,10 @@ export function decodeIcmp(f: Frame, b: Uint8Array, off: number, end: number): v
 }
 
 function decodeQuote(f: Frame, b: Uint8Array, q: number, end: number): void {
+  // What the quote may not have (ports, a TCP sequence number) must not be the previous quote's.
+  f.quoteSrcPort = 0;
+  f.quoteDstPort = 0;
+  f.quoteTcpSeq = 0;
   const avail = end - q;
   if (avail < 20) {
     f.noteTruncated(Ev.ICMP_QUOTE_TRUNCATED);

@@ -33,19 +33,20 @@ export function decodeLlc(f: Frame, b: Uint8Array, off: number, end: number): vo
   f.layers |= Layer.LLC;
   const dsap = b[off];
   const ssap = b[off + 1];
+  f.llcDsap = dsap;
+  f.llcSsap = ssap;
   let control = b[off + 2];
   let hdr = 3;
   // I-format and S-format PDUs have a 2-byte control field; U-format (low bits 11) has one byte.
   if ((control & 0x03) !== 0x03) {
     if (end - off < 4) {
+      f.llcControl = 0;
       f.noteTruncated(Ev.LLC_TRUNCATED);
       return;
     }
     control = (control << 8) | b[off + 3];
     hdr = 4;
   }
-  f.llcDsap = dsap;
-  f.llcSsap = ssap;
   f.llcControl = control;
   off += hdr;
   if (dsap === Sap.STP && ssap === Sap.STP) {

@@ -4,8 +4,12 @@ import { Layer, type Frame } from './frame.js';
 import { decodeLlc } from './llc.js';
 import { decodeTypeField } from './network.js';
 
-/** Linux ARPHRD_ETHER: the SLL address is a MAC. */
-const ARPHRD_ETHER = 1;
+/**
+ * Bytes of a MAC-48 address. Every Linux device type with a 6-byte link-layer address (Ethernet,
+ * IEEE 802, FDDI, 802.11, the loopback device, ...) uses a MAC-48 there, so a 6-byte SLL address
+ * is taken as the source MAC whatever the ARPHRD type (as tshark and tcpdump show it).
+ */
+const MAC_BYTES = 6;
 
 /** SLL protocol values below 0x0600 that are not EtherTypes (linux/if_ether.h). */
 const LINUX_SLL_P_802_3 = 0x0001; // Novell 802.3 frames without an 802.2 header
@@ -16,7 +20,7 @@ export const SLL2_HEADER_BYTES = 20;
 
 /**
  * Linux cooked capture v1 (LINKTYPE_LINUX_SLL): packet type, ARPHRD type, address length, up to 8
- * address bytes (the sender's MAC on Ethernet), protocol. No destination MAC is recorded.
+ * address bytes (the sender's MAC when the address has 6 bytes), protocol. No destination MAC is recorded.
  */
 export function decodeSll(f: Frame, b: Uint8Array, off: number, end: number): void {
   if (end - off < SLL_HEADER_BYTES) {
@@ -25,9 +29,8 @@ export function decodeSll(f: Frame, b: Uint8Array, off: number, end: number): vo
   }
   f.layers |= Layer.SLL;
   f.sllPacketType = u16be(b, off);
-  const hatype = u16be(b, off + 2);
   const halen = u16be(b, off + 4);
-  if (hatype === ARPHRD_ETHER && halen === 6) f.srcMac = mac48(b, off + 6);
+  if (halen === MAC_BYTES) f.srcMac = mac48(b, off + 6);
   sllPayload(f, b, off + SLL_HEADER_BYTES, end, u16be(b, off + 14));
 }
 
@@ -41,10 +44,9 @@ export function decodeSll2(f: Frame, b: Uint8Array, off: number, end: number): v
     return;
   }
   f.layers |= Layer.SLL;
-  const hatype = u16be(b, off + 8);
   f.sllPacketType = b[off + 10];
   const halen = b[off + 11];
-  if (hatype === ARPHRD_ETHER && halen === 6) f.srcMac = mac48(b, off + 12);
+  if (halen === MAC_BYTES) f.srcMac = mac48(b, off + 12);
   sllPayload(f, b, off + SLL2_HEADER_BYTES, end, u16be(b, off));
 }
 

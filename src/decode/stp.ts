@@ -39,8 +39,12 @@ export function decodeStp(f: Frame, b: Uint8Array, off: number, end: number): vo
   f.layers |= Layer.STP;
   f.stpVersion = b[off + 2];
   f.stpType = b[off + 3];
-  if (f.stpType === BpduType.TCN) return;
+  if (f.stpType === BpduType.TCN) {
+    clearConfig(f);
+    return;
+  }
   if (end - off < CONFIG_BPDU_BYTES) {
+    clearConfig(f);
     f.noteTruncated(Ev.STP_TRUNCATED);
     return;
   }
@@ -55,4 +59,22 @@ export function decodeStp(f: Frame, b: Uint8Array, off: number, end: number): vo
   f.stpMaxAge = u16be(b, off + 29);
   f.stpHelloTime = u16be(b, off + 31);
   f.stpForwardDelay = u16be(b, off + 33);
+}
+
+/**
+ * A TCN or a cut BPDU has no flags, ids or timers: zero them, so that a reused Frame does not
+ * show the previous BPDU's (its topology-change flag, its root) for this one.
+ */
+function clearConfig(f: Frame): void {
+  f.stpFlags = 0;
+  f.stpRootPriority = 0;
+  f.stpRootMac = 0;
+  f.stpRootPathCost = 0;
+  f.stpBridgePriority = 0;
+  f.stpBridgeMac = 0;
+  f.stpPortId = 0;
+  f.stpMessageAge = 0;
+  f.stpMaxAge = 0;
+  f.stpHelloTime = 0;
+  f.stpForwardDelay = 0;
 }

@@ -87,7 +87,9 @@ export function readTcpOptions(f: Frame): typeof tcpOptions {
   o.sack = false;
   o.sackRightEdge = 0;
   o.malformed = false;
-  if ((f.layers & Layer.TCP) === 0 || f.tcpHeaderLen <= MIN_HEADER_BYTES) return o;
+  // A data offset beyond the IP payload (decoder.tcp.bad_header_length) has no options to read:
+  // the bytes after the segment are padding or another packet's.
+  if ((f.layers & Layer.TCP) === 0 || f.tcpHeaderLen <= MIN_HEADER_BYTES || f.tcpHeaderLen > f.l4Len) return o;
   o.present = true;
   const b = f.buf;
   const start = f.l4Off + MIN_HEADER_BYTES;

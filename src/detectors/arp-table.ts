@@ -16,7 +16,7 @@
  */
 import { ArpOp, isGratuitousArp } from '../decode/arp.js';
 import type { Frame } from '../decode/frame.js';
-import { formatDuration, formatMac } from '../report/format.js';
+import { formatDuration, formatIpv4, formatMac } from '../report/format.js';
 import { EvidenceSample, type EvidenceItem } from './finding.js';
 import { frameItem, scopeIpKey, skipItem, Span, vlanScope, wouldKeep } from './link-util.js';
 
@@ -86,9 +86,16 @@ export class ArpBinding {
   changed = 0;
   flipFlops = 0;
   conflicts = 0;
+  /** Changes and flip flops announced by a gratuitous ARP. */
+  changedAnnounced = 0;
+  flipAnnounced = 0;
   changedSample: EvidenceSample | null = null;
   flipSample: EvidenceSample | null = null;
   conflictSample: EvidenceSample | null = null;
+  /** Frames and times of the changes, by kind. */
+  changedSpan: Span | null = null;
+  flipSpan: Span | null = null;
+  conflictSpan: Span | null = null;
   /** Requests answered by two MACs, and probes (RFC 5227) answered "in use". */
   doubleAnswers = 0;
   doubleSample: EvidenceSample | null = null;
@@ -198,9 +205,11 @@ export class ArpTable {
       } else if (existing !== undefined) {
         kind = ChangeKind.FLIP_FLOP;
         b.flipFlops++;
+        if (gratuitous) b.flipAnnounced++;
       } else {
         kind = ChangeKind.CHANGED;
         b.changed++;
+        if (gratuitous) b.changedAnnounced++;
       }
       if (existing === undefined) {
         h = new MacHold(mac);
@@ -213,9 +222,16 @@ export class ArpTable {
       b.sinceSec = f.tsSec;
       b.sinceNs = f.tsNs;
       let s: EvidenceSample;
-      if (kind === ChangeKind.CONFLICT) s = b.conflictSample ??= new EvidenceSample();
-      else if (kind === ChangeKind.FLIP_FLOP) s = b.flipSample ??= new EvidenceSample();
-      else s = b.changedSample ??= new EvidenceSample();
+      if (kind === ChangeKind.CONFLICT) {
+        s = b.conflictSample ??= new EvidenceSample();
+        (b.conflictSpan ??= new Span()).add(f);
+      } else if (kind === ChangeKind.FLIP_FLOP) {
+        s = b.flipSample ??= new EvidenceSample();
+        (b.flipSpan ??= new Span()).add(f);
+      } else {
+        s = b.changedSample ??= new EvidenceSample();
+        (b.changedSpan ??= new Span()).add(f);
+      }
       const it = addClaim(s, f, 'change', 8);
       if (it !== null) {
         it.kind = kind;
@@ -278,4 +294,53 @@ export function describeClaim(it: ClaimItem, ipText: string): EvidenceItem {
   if (it.srcIp !== undefined) out.srcIp = it.srcIp;
   if (it.dstIp !== undefined) out.dstIp = it.dstIp;
   return out;
+}
+
+/** What arp.changed_mac and arp.flip_flop report for one address: the changes and how long each MAC held it. */
+export function changeReport(
+  b: ArpBinding,
+  kind: number,
+  endSec: number,
+  endNs: number,
+): { ipText: string; changes: number; span: Span; items: EvidenceItem[]; moves: string; announced: number; holds: Array<Record<string, unknown>>; heldText: string } {
+  const ipText = formatIpv4(b.ip);
+  const sample = kind === ChangeKind.FLIP_FLOP ? b.flipSample : b.changedSample;
+  const span = (kind === ChangeKind.FLIP_FLOP ? b.flipSpan : b.changedSpan) ?? new Span();
+  const changes = kind === ChangeKind.FLIP_FLOP ? b.flipFlops : b.changed;
+  const raw = (sample?.items ?? []) as ClaimItem[];
+  const shown = raw.slice(0, 3).map((it) => `${formatMac(it.oldMac!)} -> ${formatMac(it.senderMac)} at frame ${it.frame} (${it.gratuitous ? 'gratuitous ARP' : 'not announced'}, after ${formatDuration(it.heldSeconds!)})`);
+  const moves = shown.join('; ') + (changes > shown.length ? `; ${changes - shown.length} more` : '');
+  const holds = [...b.holds].sort((x, y) => x.span.firstFrame - y.span.firstFrame);
+  const heldText = holds.map((h) => `${formatMac(h.mac)} ${formatDuration(b.heldSeconds(h, endSec, endNs))}`).join(', ');
+  return {
+    ipText,
+    changes,
+    span,
+    items: raw.map((it) => describeClaim(it, ipText)),
+    moves,
+    announced: kind === ChangeKind.FLIP_FLOP ? b.flipAnnounced : b.changedAnnounced,
+    heldText,
+    holds: holds.map((h) => ({
+      mac: formatMac(h.mac),
+      claims: h.claims,
+      gratuitous: h.gratuitous,
+      periods: h.periods,
+      heldSeconds: Math.round(b.heldSeconds(h, endSec, endNs) * 1e6) / 1e6,
+      firstFrame: h.span.firstFrame,
+      lastFrame: h.span.lastFrame,
+    })),
+  };
+}
+
+/** The changes of one kind as stable detail records (from the evidence sample). */
+export function changeDetails(b: ArpBinding, kind: number): Array<Record<string, unknown>> {
+  const sample = kind === ChangeKind.FLIP_FLOP ? b.flipSample : kind === ChangeKind.CONFLICT ? b.conflictSample : b.changedSample;
+  return ((sample?.items ?? []) as ClaimItem[]).map((it) => ({
+    frame: it.frame,
+    from: formatMac(it.oldMac!),
+    to: formatMac(it.senderMac),
+    heldSeconds: Math.round(it.heldSeconds! * 1e6) / 1e6,
+    announced: it.gratuitous,
+    arp: arpKind(it.op, it.gratuitous),
+  }));
 }

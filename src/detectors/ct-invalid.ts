@@ -40,6 +40,8 @@ interface Group {
   /** A destination with no flow (orphan ICMP errors and the like): named by its address only. */
   orphan: boolean;
   packets: number;
+  /** INVALID packets of flows whose entry a RST had deleted before any reply (conntrack's REJ rule). */
+  afterReject: number;
   byReason: Record<string, number>;
   byKind: Record<string, number>;
   firstSec: number;
@@ -67,12 +69,13 @@ class Observer implements ShardObserver {
     const sec = r[base + R.TS_SEC];
     const ns = r[base + R.TS_NS];
     if (!g || !sample) {
-      g = { key, service, orphan, packets: 0, byReason: {}, byKind: {}, firstSec: sec, firstNs: ns, lastSec: sec, lastNs: ns, sample: { items: [], total: 0 } };
+      g = { key, service, orphan, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: sec, firstNs: ns, lastSec: sec, lastNs: ns, sample: { items: [], total: 0 } };
       sample = new EvidenceSample();
       this.groups.set(key, g);
       this.samples.set(key, sample);
     }
     g.packets++;
+    if (!orphan && tr.invalidReason === InvalidReason.NO_ENTRY && tr.hadRejectedEntry(s)) g.afterReject++;
     const reason = INVALID_REASON_NAMES[tr.invalidReason] ?? 'unknown';
     g.byReason[reason] = (g.byReason[reason] ?? 0) + 1;
     const kind = packetKind(r, base);
@@ -116,6 +119,7 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
         continue;
       }
       m.packets += g.packets;
+      m.afterReject += g.afterReject;
       addRecord(m.byReason, g.byReason);
       addRecord(m.byKind, g.byKind);
       if (g.firstSec < m.firstSec || (g.firstSec === m.firstSec && g.firstNs < m.firstNs)) [m.firstSec, m.firstNs] = [g.firstSec, g.firstNs];
@@ -131,10 +135,11 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
   const shown = groups.slice(0, MAX_FINDINGS);
   const rest = groups.slice(MAX_FINDINGS);
   if (rest.length > 0) {
-    const other: Group = { key: 'other', service: { ip: 0, port: 0, vlan: 0 }, orphan: true, packets: 0, byReason: {}, byKind: {}, firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0, sample: { items: [], total: 0 } };
+    const other: Group = { key: 'other', service: { ip: 0, port: 0, vlan: 0 }, orphan: true, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0, sample: { items: [], total: 0 } };
     const s = new EvidenceSample();
     for (const g of rest) {
       other.packets += g.packets;
+      other.afterReject += g.afterReject;
       addRecord(other.byReason, g.byReason);
       addRecord(other.byKind, g.byKind);
       if (g.firstSec < other.firstSec) [other.firstSec, other.firstNs] = [g.firstSec, g.firstNs];
@@ -167,6 +172,9 @@ function toFinding(g: Group, restCount: number): Finding {
   const explanation =
     'Conntrack would attach no connection to these packets, so a rule set that drops INVALID (ufw, Proxmox, most distributions) silently drops them: ' +
     `${why.join('; ')}. ` +
+    (g.afterReject > 0
+      ? `${g.afterReject} of them came after a RST answered the SYN before any other reply: conntrack deletes the entry at such a RST (it reads it as a refused connection), so the server's late SYN+ACK and the client's RST find none — see tcp.conflicting_responses if the SYN was answered twice. `
+      : '') +
     (teardown > 0
       ? `${teardown} of them are FINs, RSTs or ICMP errors: connections then never close cleanly (sockets linger in FIN_WAIT/LAST_ACK) and Path MTU discovery breaks. `
       : '') +

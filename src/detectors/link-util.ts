@@ -14,9 +14,12 @@ export interface Time {
 
 /** The evidence item of the current frame (MACs; IPs and ports when asked). */
 export function frameItem(f: Frame, what: string, withIp = false, withPorts = false): EvidenceItem {
-  const it: EvidenceItem = { frame: f.frameNo, tsSec: f.tsSec, tsNs: f.tsNs, what, srcMac: f.srcMac };
-  // Linux cooked captures record no destination MAC.
-  if ((f.layers & Layer.ETHERNET) !== 0) it.dstMac = f.dstMac;
+  const it: EvidenceItem = { frame: f.frameNo, tsSec: f.tsSec, tsNs: f.tsNs, what };
+  // Linux cooked captures record no destination MAC; raw IP link types no MAC at all.
+  if ((f.layers & Layer.ETHERNET) !== 0) {
+    it.srcMac = f.srcMac;
+    it.dstMac = f.dstMac;
+  } else if ((f.layers & Layer.SLL) !== 0) it.srcMac = f.srcMac;
   if (withIp) {
     it.srcIp = f.ipSrc;
     it.dstIp = f.ipDst;

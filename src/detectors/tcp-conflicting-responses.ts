@@ -262,7 +262,7 @@ function toFinding(sp: ServerPartial, _options: OptionValues): Finding {
   const summary =
     `${sp.hits} of ${total} handshake(s) to ${server} answered by both a ${refusalKind} and a SYN+ACK; ` +
     (sp.refusedFirst > 0 ? `the ${refusalKind} came first ${sp.refusedFirst} time(s) (client saw "connection refused")` : `the SYN+ACK always came first`) +
-    `; answers from ${sp.macsDiffer > 0 ? (sameMac > 0 ? 'different and the same' : 'different') : 'the same'} MAC`;
+    `; answers from ${sp.macsDiffer > 0 ? (sameMac > 0 ? 'different MACs and from the same MAC' : 'different MACs') : 'the same MAC'}`;
   const macLine =
     sp.macsDiffer === sp.hits
       ? `The two answers come from different MACs (e.g. RST from ${formatMac(first.refusalMac)}, SYN+ACK from ${formatMac(first.synAckMac)}): another box on the segment received the SYN and refused it.`

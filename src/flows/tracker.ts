@@ -252,6 +252,13 @@ export class FlowTracker {
     return (this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && now < this.table.f64[s * D.STRIDE + D.CT_EXPIRES];
   }
 
+  /** True when the flow's last conntrack entry was deleted by a RST before any reply (REJ) and none replaced it. */
+  hadRejectedEntry(s: number): boolean {
+    const c = s * B.STRIDE;
+    const u8 = this.table.u8;
+    return (u8[c + B.CT_STATUS] & (CtStatus.ALIVE | CtStatus.SEEN_REPLY)) === 0 && this.table.u32[s * U.STRIDE + U.CT_ENTRIES] > 0 && u8[c + B.CT_STATE] === 8;
+  }
+
   /** Ends an entry that timed out before `now` (at its expiry time). */
   private expireEntry(s: number, now: number): void {
     const expires = this.table.f64[s * D.STRIDE + D.CT_EXPIRES];
