@@ -64,9 +64,13 @@ interface CliArgs {
 }
 
 /** A yargs option per threshold and timeout; no default here, so the config file can set them. */
-function thresholdOptions(): Record<string, { type: 'number'; describe: string }> {
-  const out: Record<string, { type: 'number'; describe: string }> = {};
-  for (const o of ALL_OPTIONS) out[o.key] = { type: 'number', describe: `${o.description} [default ${o.default}${o.unit ? ` ${o.unit}` : ''}]` };
+function thresholdOptions(): Record<string, { type: 'number' | 'string'; describe: string }> {
+  const out: Record<string, { type: 'number' | 'string'; describe: string }> = {};
+  for (const o of ALL_OPTIONS) {
+    out[o.key] = o.mac
+      ? { type: 'string', describe: o.description }
+      : { type: 'number', describe: `${o.description} [default ${o.default}${o.unit ? ` ${o.unit}` : ''}]` };
+  }
   return out;
 }
 

@@ -42,9 +42,17 @@ export const TRACKER_OPTIONS: readonly OptionSpec[] = [
   s('flow-linger', DEFAULT_CONNTRACK.tcpTimeoutClose, 'how long a flow outlives a conntrack entry deleted early (a RST before any reply)'),
 ];
 
+/** "02:00:00:01:00:30" → 48-bit number, or null. */
+export function parseMacOption(text: string): number | null {
+  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(text.trim());
+  if (!m) return null;
+  return m.slice(1).reduce((n, h) => n * 256 + parseInt(h, 16), 0);
+}
+
 /** Checks a value against its spec; returns an error message or null. */
 export function checkOption(spec: OptionSpec, value: unknown): string | null {
   if (typeof value === 'boolean' && spec.unit === '0/1') return null;
+  if (spec.mac && typeof value === 'string') return parseMacOption(value) === null ? `${spec.key} must be a MAC address like 02:00:00:01:00:30, not ${JSON.stringify(value)}` : null;
   if (typeof value !== 'number' || !Number.isFinite(value)) return `${spec.key} must be a number, not ${JSON.stringify(value)}`;
   if (spec.integer && !Number.isInteger(value)) return `${spec.key} must be a whole number, not ${value}`;
   if (value < spec.min || value > spec.max) return `${spec.key} must be between ${spec.min} and ${spec.max}, not ${value}`;
@@ -69,7 +77,7 @@ export function resolveOptions(specs: readonly OptionSpec[], config: Record<stri
       if (!sp) throw new Error(`unknown option "${key}" in the ${source}`);
       const err = checkOption(sp, value);
       if (err) throw new Error(`${err} (${source})`);
-      out[key] = typeof value === 'boolean' ? (value ? 1 : 0) : (value as number);
+      out[key] = typeof value === 'boolean' ? (value ? 1 : 0) : typeof value === 'string' ? parseMacOption(value)! : (value as number);
     }
   }
   return out;

@@ -47,7 +47,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-lab_init s1
+lab_init s1 01-bridge-flood-reject
 lab_require tcpdump:tcpdump dumpcap:wireshark-common iptables:iptables nft:nftables
 
 AGEING_CS=1000 # bridge ageing_time in centiseconds: 10 s (kernel default 300 s)
@@ -57,8 +57,6 @@ CLI_IP=192.0.2.10 CLI_MAC=02:00:00:01:00:10
 SRV_IP=192.0.2.20 SRV_MAC=02:00:00:01:00:20
 VM2_IP=192.0.2.30 VM2_MAC=02:00:00:01:00:30
 BR_IP=192.0.2.1 BR_MAC=02:00:00:01:00:01
-LOG="$LAB_LOG_DIR/01-bridge-flood-reject.log"
-: >"$LOG"
 
 # ---------------------------------------------------------------------------
 build_topology() {
@@ -151,6 +149,7 @@ attempt() {
     out=$(labtool cli connect --dst "$SRV_IP" --port "$PORT" --sport $((40000 + num)) \
         --timeout 3 --read --label "$num-$label")
     log "attempt $num ($label): $out"
+    RESULT[$num]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"])' "$out")
     printf 'attempt %s %s %s | %s\n' "$num" "$label" "$out" "$(fdb_state)" >>"$LOG"
     # let the server's SYN+ACK retransmission and the client's RST to it
     # (flooded case) happen before the next step
@@ -170,7 +169,7 @@ run_variant() {
     sleep 1
 
     # Capture where "connection refused" is seen: the client's interface.
-    capture_start client cli eth0 "$fmt"
+    capture_start "client-$variant" cli eth0 "$fmt"
     if [[ $variant == vm2-firewall ]]; then capture_start vm2port vm2 eth0 pcap; fi
 
     fdb_has_server && die "server MAC already in the FDB before the cold attempt"
@@ -195,38 +194,67 @@ run_variant() {
     attempt 5 aged
     attempt 6 warm
 
-    capture_stop client
+    capture_stop "client-$variant"
     if [[ $variant == vm2-firewall ]]; then capture_stop vm2port; fi
 
     # Which kind of forged RST did we actually get? Compare, in the capture,
     # the source MAC of the RSTs from the server's address with that of the
     # SYN+ACKs.
     local f rst_macs synack_macs kind
-    f=$(capture_file client)
+    f=$(capture_file "client-$variant")
     rst_macs=$(tsk -r "$f" -Y "ip.src==$SRV_IP && tcp.flags.reset==1" -T fields -e eth.src | sort -u | tr '\n' ' ')
     synack_macs=$(tsk -r "$f" -Y "ip.src==$SRV_IP && tcp.flags.syn==1 && tcp.flags.ack==1" -T fields -e eth.src | sort -u | tr '\n' ' ')
     log "RST source MACs: $rst_macs; SYN+ACK source MACs: $synack_macs"
     [[ -n $rst_macs ]] || die "no forged RST in the capture: the scenario did not reproduce"
+    # Per attempt (client source port 4000N): a flooded SYN must get BOTH a
+    # RST and a SYN+ACK from the server's address, a warm one only a SYN+ACK.
+    local num sport nrst nsa want
+    for num in 1 2 3 4 5 6; do
+        sport=$((40000 + num))
+        nrst=$(tsk -r "$f" -Y "ip.src==$SRV_IP && tcp.dstport==$sport && tcp.flags.reset==1" | wc -l)
+        nsa=$(tsk -r "$f" -Y "ip.src==$SRV_IP && tcp.dstport==$sport && tcp.flags.syn==1 && tcp.flags.ack==1" | wc -l)
+        case $num in 1 | 3 | 5) want=flooded ;; *) want=warm ;; esac
+        printf 'check attempt %s (%s): %s RST, %s SYN+ACK (incl. retransmissions)\n' \
+            "$num" "$want" "$nrst" "$nsa" >>"$LOG"
+        if [[ $want == flooded ]]; then
+            ((nrst == 1 && nsa >= 1)) || die "attempt $num: expected RST + SYN+ACK, got $nrst RST / $nsa SYN+ACK"
+        else
+            ((nrst == 0 && nsa == 1)) || die "attempt $num: expected only a SYN+ACK, got $nrst RST / $nsa SYN+ACK"
+        fi
+    done
+    # The symptom: flooded attempts end in "connection refused" when the RST
+    # wins the race (it does here); warn rather than fail if it did not.
+    for num in 1 3 5; do
+        [[ ${RESULT[$num]} == refused ]] ||
+            log "WARNING: flooded attempt $num was ${RESULT[$num]}, not refused (the SYN+ACK won the race)"
+    done
+    for num in 2 4 6; do
+        [[ ${RESULT[$num]} == connected ]] || die "warm attempt $num was ${RESULT[$num]}"
+    done
     if [[ $rst_macs == "$synack_macs" ]]; then kind=samemac; else kind=diffmac; fi
     printf 'variant %s -> %s (RST src MAC %s, SYN+ACK src MAC %s)\n' \
         "$variant" "$kind" "$rst_macs" "$synack_macs" >>"$LOG"
-    capture_publish client "bridge-flood-reject-$kind.$ext"
-    if [[ $variant == vm2-firewall ]]; then
-        capture_publish vm2port "bridge-flood-reject-$kind-vm2port.pcap"
-    fi
-
     # Both variants must not land on the same name (one would overwrite the
     # other): if they did, the kernel behaves differently from what this
     # script documents, and a human must look.
     if [[ " $KINDS_SEEN " == *" $kind "* ]]; then
-        die "two variants produced the same kind ($kind); see $LOG"
+        die "two variants produced the same kind ($kind)"
     fi
     KINDS_SEEN+=" $kind"
+    # Published only once BOTH variants have passed their checks.
+    PENDING+=("client-$variant:bridge-flood-reject-$kind.$ext")
+    if [[ $variant == vm2-firewall ]]; then
+        PENDING+=("vm2port:bridge-flood-reject-$kind-vm2port.pcap")
+    fi
 
     # Tear this variant down before the next one (same namespace names).
     ns_del_all
 }
 KINDS_SEEN=""
+PENDING=()
+declare -A RESULT=()
 
 run_variant hv-iptables pcapng pcapng
 run_variant vm2-firewall pcap pcap
+for p in "${PENDING[@]}"; do capture_publish "${p%%:*}" "${p#*:}"; done
+lab_done

@@ -66,6 +66,8 @@ def cmd_tcp_server(a):
                     conn.recv(4096)
                 except socket.timeout:
                     pass
+            if a.reply:
+                conn.sendall(a.reply.encode().decode("unicode_escape").encode("latin-1"))
             if a.reply_bytes:
                 body = (b"0123456789abcdef" * (a.reply_bytes // 16 + 1))[: a.reply_bytes]
                 conn.sendall(body)
@@ -269,6 +271,7 @@ def main():
     q.add_argument("--max-conns", type=int, default=100)
     q.add_argument("--banner", default="")
     q.add_argument("--read-request", action="store_true")
+    q.add_argument("--reply", default="")
     q.add_argument("--reply-bytes", type=int, default=0)
     q.set_defaults(func=cmd_tcp_server)
 

@@ -4,8 +4,10 @@
 # Sourced (never executed) by every scenario script, right after
 # `set -euo pipefail`. It gives each script the same safety net:
 #
-#   lab_init SCENARIO            root check, temp dir, cleanup trap, removal of
-#                                namespaces left over by a crashed earlier run
+#   lab_init SCENARIO NAME       root check, temp dir, cleanup trap, removal of
+#                                namespaces left over by a crashed earlier run;
+#                                $LOG = this run's log (published as logs/NAME.log)
+#   lab_done                     publish the run log (end of a successful run)
 #   lab_require CMD:PACKAGE ...  fail early, naming the Debian package to install
 #   ns_new SHORT                 namespace pslab-<scenario>-SHORT, IPv6 disabled
 #   veth NS1 IF1 MAC1 NS2 IF2 MAC2   veth pair created directly in two namespaces
@@ -15,7 +17,7 @@
 #   capture_start ID SHORT IFACE FORMAT [SNAPLEN] [FILTER...]
 #   capture_stop ID              SIGINT, wait: file flushed and closed
 #   capture_publish ID NAME      move the finished capture to captures/NAME
-#   capture_check FILE FORMAT    tshark/capinfos must read it cleanly
+#   capture_check FILE           tshark/capinfos must read it cleanly, < 1 MB
 #
 # Everything the lab creates lives in network namespaces named pslab-*; the
 # root namespace (host interfaces, routes, firewall) is never modified. The
@@ -28,7 +30,9 @@ LAB_LOG_DIR="$LAB_DIR/logs"
 LAB_TOOL="$LAB_DIR/labtool.py"
 
 LAB_SCENARIO=""            # short scenario tag, e.g. s1 (namespace prefix pslab-s1-)
+LAB_NAME=""                # script name without .sh, e.g. 01-bridge-flood-reject
 LAB_TMP=""                 # private temp dir for captures in progress
+LOG=/dev/null              # this run's log, in $LAB_TMP until published
 declare -a _LAB_NETNS=()          # namespaces we created (deleted at exit)
 declare -A _LAB_BG_PIDS=()        # id -> pid of background helpers
 declare -A _LAB_CAP_PIDS=()       # id -> pid of tcpdump/dumpcap
@@ -36,7 +40,10 @@ declare -A _LAB_CAP_FILES=()      # id -> capture file in $LAB_TMP
 declare -A _LAB_CAP_ERR=()        # id -> stderr log of the capture tool
 declare -a _LAB_SYSCTL_RESTORE=() # "key=value" pairs to restore at exit
 
-log() { printf '[%s %(%H:%M:%S)T] %s\n' "${LAB_SCENARIO:-lab}" -1 "$*" >&2; }
+# Progress messages go to the script's original stderr (fd 9), even from
+# inside blocks whose stderr is redirected to the log.
+exec 9>&2
+log() { printf '[%s %(%H:%M:%S)T] %s\n' "${LAB_SCENARIO:-lab}" -1 "$*" >&9; }
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------
@@ -75,6 +82,7 @@ lab_require_iputils_arping() {
 # ---------------------------------------------------------------------------
 lab_init() {
     LAB_SCENARIO=$1
+    LAB_NAME=$2
     [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, raw sockets, captures)"
     # Tools every scenario uses. python3 must be the interpreter: helpers use
     # only its standard library (no scapy).
@@ -88,6 +96,8 @@ lab_init() {
     trap 'log "interrupted"; exit 130' INT TERM HUP
     LAB_TMP=$(mktemp -d "/tmp/pslab-${LAB_SCENARIO}.XXXXXX")
     mkdir -p "$LAB_LOG_DIR"
+    LOG="$LAB_TMP/run.log"
+    : >"$LOG"
     # A previous run killed with SIGKILL cannot have cleaned up: remove its
     # namespaces (same prefix = same scenario, nobody else uses it).
     local ns
@@ -155,12 +165,25 @@ _lab_cleanup() {
     for kv in "${_LAB_SYSCTL_RESTORE[@]}"; do
         sysctl -qw "$kv" >/dev/null 2>&1 || log "WARNING: could not restore $kv"
     done
+    # A failed run keeps its log aside; the published log keeps matching the
+    # published captures.
+    if ((rc != 0)) && [[ -s $LOG ]]; then
+        cp "$LOG" "$LAB_LOG_DIR/$LAB_NAME.failed.log" &&
+            log "log of the failed run: $LAB_LOG_DIR/$LAB_NAME.failed.log"
+    fi
     [[ -n $LAB_TMP && -d $LAB_TMP ]] && rm -rf "$LAB_TMP"
     local left
     left=$(ip netns list | awk '{print $1}' | grep "^pslab-${LAB_SCENARIO}-" || true)
     [[ -z $left ]] || log "WARNING: namespaces still present: $left"
     if ((rc == 0)); then log "done, cleaned up"; else log "failed (exit $rc), cleaned up"; fi
     exit "$rc"
+}
+
+# lab_done: the run succeeded and its captures are published: publish its log
+# too (logs/NAME.log, overwritten each run).
+lab_done() {
+    install -m 0644 "$LOG" "$LAB_LOG_DIR/$LAB_NAME.log"
+    rm -f "$LAB_LOG_DIR/$LAB_NAME.failed.log"
 }
 
 # Change a GLOBAL (root namespace) sysctl and restore it at exit. The lab does
@@ -288,8 +311,9 @@ capture_start() {
         [[ $fmt == pcap-ns ]] && prec=(--time-stamp-precision=nano)
         # -U: write each packet as it arrives; --immediate-mode: no ring-buffer
         # batching, so stopping does not lose the last packets; -Z root: do not
-        # drop privileges (output is in a root-only temp dir); -p is NOT used
-        # where we want to see frames for other MACs (promiscuous is default).
+        # drop privileges (output is in a root-only temp dir). No -p: the
+        # interface goes promiscuous, so frames for other MACs are captured
+        # too (needed on bridge devices and on the "other VM" port).
         ip netns exec "$ns" env --default-signal=INT tcpdump -i "$iface" -n -U --immediate-mode -Z root \
             -s "$snaplen" "${prec[@]}" -w "$file" "${filter[@]}" 2>"$err" &
         ;;
@@ -331,7 +355,6 @@ capture_stop() {
         die "capture $id did not stop on SIGINT"
     fi
     unset "_LAB_CAP_PIDS[$id]"
-    # tcpdump: "N packets dropped by kernel"; dumpcap: "Packets received/dropped"
     local summary
     summary=$(grep -E 'captured|received|dropped' "$err" | tr '\n' ' ' || true)
     log "capture $id stopped: $summary"

@@ -43,11 +43,12 @@ function finding(b: ArpBinding, window: number, endSec: number, endNs: number): 
   if (b.doubleAnswers > 0) extra.push(`${plural(b.doubleAnswers, 'request')} answered by two MACs`);
   if (b.probesAnswered > 0) extra.push(`${plural(b.probesAnswered, 'address probe')} answered "in use"`);
   const describe = (items: readonly ClaimItem[]) => items.map((it) => describeClaim(it, ipText));
+  // The most telling description of a frame wins: second answer, probe answered, conflict, plain claim.
   const evidence = mergeEvidence(
-    ...holds.map((h) => describe(h.sample.items as ClaimItem[])),
-    describe((b.conflictSample?.items ?? []) as ClaimItem[]),
     describe((b.doubleSample?.items ?? []) as ClaimItem[]),
     describe((b.probeSample?.items ?? []) as ClaimItem[]),
+    describe((b.conflictSample?.items ?? []) as ClaimItem[]),
+    ...holds.map((h) => describe(h.sample.items as ClaimItem[])),
   );
   return makeFinding({
     id: ID,

@@ -107,7 +107,7 @@ export const arpGratuitousDetector: Detector = {
       const ip = formatIpv4(e.ip);
       const mac = formatMac(e.mac);
       const n = e.span.n;
-      const period = e.gaps.describe();
+      const period = e.gaps.describe(true);
       return makeFinding({
         id: ID,
         severity: 'info',

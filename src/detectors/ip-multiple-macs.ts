@@ -135,8 +135,8 @@ export const ipMultipleMacsDetector: Detector = {
       const arpText = e.arpMacs.map(formatMac).join(', ');
       const macText = srcs.map((s) => `${formatMac(s.mac)} (${plural(s.frames, 'frame')}${s.mismatched > 0 ? `, ${s.mismatched} while ARP said another MAC` : ''})`).join(', ');
       const evidence = mergeEvidence(
-        ...srcs.map((s) => s.sample.items.map((it) => ({ ...it, what: `IPv4 from ${ip} sent by ${formatMac(s.mac)}` }))),
         e.mismatchSample.items.map((it) => ({ ...it, what: `IPv4 from ${ip} sent by ${formatMac(it.srcMac!)}, not the MAC ARP had for it` })),
+        ...srcs.map((s) => s.sample.items.map((it) => ({ ...it, what: `IPv4 from ${ip} sent by ${formatMac(s.mac)}` }))),
       );
       return makeFinding({
         id: ID,

@@ -21,11 +21,24 @@ const TWO32 = 0x100000000;
 const PACKET_OTHERHOST = 3;
 /** Frames looked at before deciding which MAC is the capture host's. */
 const HOST_INFERENCE_FRAMES = 4096;
-/** Share of unicast frames that must involve one MAC for it to be the capture host. */
-const HOST_SHARE = 0.9;
+/**
+ * Share of unicast frames that must involve one MAC for it to be the capture host, and how many
+ * frames that takes. A busy host seen from a switch port also appears in most frames, so the bar
+ * is high: on a host capture, only flooded frames leave it out.
+ */
+const HOST_SHARE = 0.98;
+const HOST_MIN_FRAMES = 100;
 
 const OPTIONS: readonly OptionSpec[] = [
   { key: 'fdb-ageing', default: 300, min: 1, max: 1e6, unit: 's', description: "the bridge's MAC ageing time (Linux: 300 s; `ip -d link show br0` shows ageing_time in centiseconds)" },
+  {
+    key: 'host-mac',
+    default: 0,
+    min: 0,
+    max: 0xffffffffffff,
+    mac: true,
+    description: "MAC of the interface the capture was taken on, when it cannot be inferred (then every unicast frame for another MAC is flooded traffic seen there)",
+  },
 ];
 
 /** What the bridge knows of a MAC, and counters for the capture-host inference. */
@@ -91,7 +104,15 @@ class FloodDetector implements LinkDetector {
   private pending = 0;
   private unicastFrames = 0;
 
-  constructor(private readonly ageing: number) {}
+  constructor(
+    private readonly ageing: number,
+    givenHostMac: number,
+  ) {
+    if (givenHostMac > 0) {
+      this.hostMac = givenHostMac;
+      this.hostDecided = true;
+    }
+  }
 
   onFrame(f: Frame): void {
     const now = f.tsSec + f.tsNs * 1e-9;
@@ -236,7 +257,7 @@ class FloodDetector implements LinkDetector {
         bestCount = n;
       }
     }
-    if (this.pending >= 20 && bestCount >= HOST_SHARE * this.pending) this.hostMac = best;
+    if (this.pending >= HOST_MIN_FRAMES && bestCount >= HOST_SHARE * this.pending) this.hostMac = best;
     if (this.hostMac !== null) {
       for (let i = 0; i < this.pending; i++) {
         if (this.pendSrc[i] !== this.hostMac && this.pendDst[i] !== this.hostMac) {
@@ -321,6 +342,6 @@ export const l2UnknownUnicastFlood: Detector = {
   ids: [ID],
   scope: 'link',
   options: OPTIONS,
-  createLink: (o: OptionValues) => new FloodDetector(o['fdb-ageing']!),
+  createLink: (o: OptionValues) => new FloodDetector(o['fdb-ageing']!, o['host-mac']!),
   reduce,
 };

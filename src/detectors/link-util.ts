@@ -126,9 +126,13 @@ export class GapStats {
     return this.gaps === 0 ? 0 : Math.sqrt(this.m2 / this.gaps);
   }
 
-  /** "every 1.00 s ± 3.1 ms", or null with fewer than two gaps (three frames). */
-  describe(): string | null {
+  /**
+   * "every 1.00 s ± 3.1 ms", or null with fewer than two gaps (three frames); with `regularOnly`,
+   * also null when the gaps vary more than half their mean (bursts, not a period).
+   */
+  describe(regularOnly = false): string | null {
     if (this.gaps < 2) return null;
+    if (regularOnly && this.stdDev() > this.mean / 2) return null;
     return `every ${formatDuration(this.mean)} ± ${formatDuration(this.stdDev())}`;
   }
 
@@ -251,9 +255,15 @@ export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
 
-/** Evidence from several samples: each frame once, by frame number. */
+/** Most evidence items a finding built from several samples shows. */
+export const MERGED_EVIDENCE = 2 * EVIDENCE_SAMPLE;
+
+/**
+ * Evidence from several samples: each frame once (the first list that has it describes it), the
+ * lowest MERGED_EVIDENCE frame numbers, by frame number.
+ */
 export function mergeEvidence(...lists: ReadonlyArray<readonly EvidenceItem[]>): EvidenceItem[] {
   const byFrame = new Map<number, EvidenceItem>();
   for (const list of lists) for (const it of list) if (!byFrame.has(it.frame)) byFrame.set(it.frame, it);
-  return [...byFrame.values()].sort((a, b) => a.frame - b.frame);
+  return [...byFrame.values()].sort((a, b) => a.frame - b.frame).slice(0, MERGED_EVIDENCE);
 }

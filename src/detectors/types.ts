@@ -24,6 +24,8 @@ export interface OptionSpec {
   unit?: string;
   /** Whole numbers only. */
   integer?: boolean;
+  /** The value is a MAC address ("02:00:00:01:00:30"), kept as a 48-bit number; 0 means unset. */
+  mac?: boolean;
 }
 
 /** Values of every option, by key. */
