@@ -49,7 +49,7 @@ export function renderFindingsTable(findings: readonly Finding[], style: Style, 
 }
 
 function columnWidths(width: number): number[] {
-  const fixed = [10, 28, 22, 9, 18];
+  const fixed = [10, 27, 21, 7, 17];
   const used = fixed.reduce((a, b) => a + b, 0) + 7;
   const summary = Math.max(30, width - used);
   return [fixed[0]!, fixed[1]!, fixed[2]!, summary, fixed[3]!, fixed[4]!];
