@@ -361,6 +361,8 @@ export class PcapngParser implements UnitParser {
 
   private failBlock(kind: CaptureError['kind'], problem: string): void {
     if (this.error) return;
-    this.error = new CaptureError(kind, this.file, this.consumed, this.frames + 1, problem);
+    // The section header that opens the file is the file header: no frame number, as for pcap.
+    const frame = this.consumed === 0 ? 0 : this.frames + 1;
+    this.error = new CaptureError(kind, this.file, this.consumed, frame, problem);
   }
 }

@@ -56,6 +56,8 @@ export async function readCapture(path: string, handler: RecordHandler, opts: Re
   let stitcher: Stitcher | null = null;
   let head: Uint8Array = new Uint8Array(0); // the first bytes, until the magic can be read
   let bytesRead = 0;
+  /** True while our own code (parser, consumer) runs: an exception then is a bug, not bad input. */
+  let inConsumer = false;
 
   /** Returns false when reading must stop. */
   const onChunk = (chunk: Uint8Array): boolean => {
@@ -83,20 +85,30 @@ export async function readCapture(path: string, handler: RecordHandler, opts: Re
       for (;;) {
         const chunk = source.readSync();
         if (!chunk) break;
-        if (!onChunk(chunk)) break;
+        inConsumer = true;
+        const more = onChunk(chunk);
+        inConsumer = false;
+        if (!more) break;
         opts.onProgress?.(bytesRead, source.totalBytes, (parser as UnitParser | null)?.frames ?? 0);
         const wait = opts.afterChunk?.();
         if (wait) await wait;
       }
     } else {
       for await (const chunk of source.chunks) {
-        if (!onChunk(chunk)) break;
+        inConsumer = true;
+        const more = onChunk(chunk);
+        inConsumer = false;
+        if (!more) break;
         opts.onProgress?.(bytesRead, source.totalBytes, (parser as UnitParser | null)?.frames ?? 0);
         const wait = opts.afterChunk?.();
         if (wait) await wait;
       }
     }
   } catch (err) {
+    if (inConsumer) {
+      source.close();
+      throw err;
+    }
     // A stream error: corrupt or cut-off gzip data, or an I/O error mid-file.
     const p = parser as UnitParser | null;
     const what = source.compressed ? `${source.compressed} data is corrupt or cut short` : 'read error';

@@ -35,31 +35,44 @@ export const tsOut = { sec: 0, ns: 0 };
 
 const TWO32 = 4294967296;
 
+/** Output of `divmod64`: a 64-bit quotient as two 32-bit halves, and the remainder. */
+const div = { qHi: 0, qLo: 0, r: 0 };
+
 /**
- * Converts `hi * 2^32 + lo` ticks at `res` into `tsOut.sec` and `tsOut.ns`, exactly for decimal
- * resolutions up to 10^-11 and for binary ones up to 2^-23, and to within a nanosecond beyond.
+ * Exact long division of the 64-bit value `hi * 2^32 + lo` by `d` (up to 10^10), in limbs of 32,
+ * 16 and 16 bits so that every intermediate stays below 2^53.
+ */
+function divmod64(hi: number, lo: number, d: number): void {
+  const qHi = Math.floor(hi / d);
+  let r = hi - qHi * d;
+  const x = r * 65536 + (lo >>> 16);
+  const q1 = Math.floor(x / d);
+  r = x - q1 * d;
+  const y = r * 65536 + (lo & 0xffff);
+  const q2 = Math.floor(y / d);
+  div.qHi = qHi;
+  div.qLo = q1 * 65536 + q2;
+  div.r = y - q2 * d;
+}
+
+/**
+ * Converts `hi * 2^32 + lo` ticks at `res` into `tsOut.sec` and `tsOut.ns`: exactly for decimal
+ * resolutions (finer ones are cut to whole nanoseconds) and for binary ones up to 2^-23, and to
+ * within a nanosecond beyond.
  */
 export function ticksToTime(hi: number, lo: number, res: TsResolution): void {
   if (res.exp10 >= 0) {
-    const d = res.pow10;
-    if (d <= 1e11) {
-      // Long division by d in limbs of 32, 16 and 16 bits; every intermediate stays below 2^53.
-      const qHi = Math.floor(hi / d);
-      let r = hi - qHi * d;
-      const x = r * 65536 + (lo >>> 16);
-      const q1 = Math.floor(x / d);
-      r = x - q1 * d;
-      const y = r * 65536 + (lo & 0xffff);
-      const q2 = Math.floor(y / d);
-      r = y - q2 * d;
-      tsOut.sec = qHi * TWO32 + q1 * 65536 + q2;
-      tsOut.ns = res.exp10 <= 9 ? r * 10 ** (9 - res.exp10) : Math.floor(r / 10 ** (res.exp10 - 9));
+    if (res.exp10 <= 9) {
+      divmod64(hi, lo, res.pow10);
+      tsOut.sec = div.qHi * TWO32 + div.qLo;
+      tsOut.ns = div.r * 10 ** (9 - res.exp10);
       return;
     }
-    const ticks = hi * TWO32 + lo;
-    const sec = Math.floor(ticks / d);
-    tsOut.sec = sec;
-    tsOut.ns = Math.min(999999999, Math.max(0, Math.floor(((ticks - sec * d) / d) * 1e9)));
+    // Finer than a nanosecond: first to whole nanoseconds (a 64-bit count), then to seconds.
+    divmod64(hi, lo, 10 ** (res.exp10 - 9));
+    divmod64(div.qHi, div.qLo, 1e9);
+    tsOut.sec = div.qHi * TWO32 + div.qLo;
+    tsOut.ns = div.r;
     return;
   }
   const e = res.exp2;

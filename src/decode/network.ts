@@ -61,7 +61,11 @@ export function decodeEtherType(f: Frame, b: Uint8Array, off: number, end: numbe
   }
 }
 
-/** Bytes the frame had on the wire from `off` on (more than captured when a snaplen cut it). */
+/**
+ * Bytes the frame had on the wire from `off` on (more than captured when a snaplen cut it). A
+ * record that claims fewer wire bytes than it captured is odd (counted by the reader); the bytes
+ * are there, so they count.
+ */
 export function wireBytesFrom(f: Frame, off: number): number {
-  return f.wireLen - (off - f.off);
+  return Math.max(f.wireLen, f.capLen) - (off - f.off);
 }

@@ -3,6 +3,8 @@
  * however flows were spread over shards (whatever --threads is).
  */
 import type { FlowTotals, TrackerPartial } from './tracker.js';
+import { VERDICT_NAMES } from './verdict.js';
+import { CONN_STATES } from './zeek.js';
 
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
@@ -20,6 +22,17 @@ export function mergeTotals(parts: readonly TrackerPartial[]): FlowTotals {
     addCounts(out.verdicts, t.verdicts);
     addCounts(out.protocols, t.protocols);
   }
+  // Keys in a fixed order, so the JSON is the same byte for byte whatever the shards did.
+  out.connStates = ordered(out.connStates, CONN_STATES);
+  out.verdicts = ordered(out.verdicts, VERDICT_NAMES);
+  out.protocols = ordered(out.protocols, Object.keys(out.protocols).sort());
+  return out;
+}
+
+function ordered(counts: Record<string, number>, order: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of order) if (counts[k] !== undefined) out[k] = counts[k];
+  for (const k of Object.keys(counts).sort()) if (out[k] === undefined) out[k] = counts[k]!;
   return out;
 }
 

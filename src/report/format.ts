@@ -35,8 +35,8 @@ export function formatEtherType(type: number): string {
 export function formatTimestamp(sec: number, ns: number): string {
   const d = new Date(sec * 1000);
   if (Number.isNaN(d.getTime())) return `${sec}.${String(ns).padStart(9, '0')}`;
-  const iso = d.toISOString(); // "2021-04-10T12:00:00.000Z"
-  return `${iso.slice(0, 19)}.${String(ns).padStart(9, '0')}Z`;
+  const iso = d.toISOString(); // "2021-04-10T12:00:00.000Z", or "+010000-01-01T..." beyond year 9999
+  return `${iso.slice(0, iso.lastIndexOf('.'))}.${String(ns).padStart(9, '0')}Z`;
 }
 
 /** Seconds as a decimal with nanoseconds: "12.000345678". */

@@ -1,0 +1,163 @@
+/**
+ * One pcapscan measurement, run in a fresh process by bench/run.ts so that peak RSS belongs to
+ * that measurement alone:
+ *
+ *   node dist/bench/measure.js <mode> <capture> [chunkBytes]
+ *
+ * Modes:
+ *   io       the floor: fs.readSync of the file in the reader's chunk size, no parsing
+ *   read     readCapture with a handler that only counts records
+ *   decode   readCapture + decodeRecord + CaptureStats.add (the per-frame work of analyzeFile)
+ *   analyze  analyzeFile() itself (decode plus building the report)
+ *
+ * Wall time (process.hrtime) and CPU time (process.cpuUsage, user + system) cover the pass
+ * only; Node start-up and module loading are outside. Prints one line: `RESULT {json}`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CaptureStats } from '../src/analysis/capture-stats.js';
+import { readCapture } from '../src/capture/reader.js';
+import type { CaptureRecord, RecordHandler } from '../src/capture/record.js';
+import { DEFAULT_CHUNK_BYTES } from '../src/capture/source.js';
+import { decodeRecord } from '../src/decode/decoder.js';
+import { Frame } from '../src/decode/frame.js';
+import { eventCountsToObject, newEventCounters } from '../src/events.js';
+
+export const MODES = ['io', 'read', 'decode', 'analyze'] as const;
+export type Mode = (typeof MODES)[number];
+
+export interface Measurement {
+  mode: Mode;
+  file: string;
+  fileBytes: number;
+  chunkBytes: number;
+  /** Records seen (0 for io). */
+  frames: number;
+  /** Bytes the reader parsed (the file size when all went well). */
+  bytesParsed: number;
+  wallS: number;
+  userS: number;
+  sysS: number;
+  /** Peak resident set of this process, whole life (kB, from process.resourceUsage). */
+  maxRssKB: number;
+  /** Resident set just before the pass (kB): Node's own baseline. */
+  rssBeforeKB: number;
+  /** Reader error, if any. */
+  error: string | null;
+  /** Non-zero event counters (decode/analyze): a clean synthetic capture has none. */
+  events: Record<string, number>;
+  /** decode: what CaptureStats counted, as a sanity check. */
+  stats: { frames: number; ipv4: number; vlan: number; truncated: number } | null;
+}
+
+/** Counts records, nothing else. */
+class CountingHandler implements RecordHandler {
+  frames = 0;
+  onRecord(_rec: CaptureRecord): void {
+    this.frames++;
+  }
+}
+
+/** The same per-frame work as analyzeFile's pipeline (src/analysis/analyze.ts). */
+class DecodeHandler implements RecordHandler {
+  readonly frame: Frame;
+  readonly stats: CaptureStats;
+  constructor(events: Float64Array) {
+    this.frame = new Frame(events);
+    this.stats = new CaptureStats(events);
+  }
+  onRecord(rec: CaptureRecord): void {
+    const f = this.frame;
+    decodeRecord(f, rec);
+    this.stats.add(f);
+  }
+}
+
+export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHUNK_BYTES): Promise<Measurement> {
+  const fileBytes = fs.statSync(file).size;
+  const rssBeforeKB = Math.round(process.memoryUsage().rss / 1024);
+  const events = newEventCounters();
+  let frames = 0;
+  let bytesParsed = 0;
+  let error: string | null = null;
+  let stats: Measurement['stats'] = null;
+
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  switch (mode) {
+    case 'io': {
+      const fd = fs.openSync(file, 'r');
+      const buf = new Uint8Array(chunkBytes);
+      for (;;) {
+        const n = fs.readSync(fd, buf, 0, buf.length, bytesParsed);
+        if (n === 0) break;
+        bytesParsed += n;
+      }
+      fs.closeSync(fd);
+      break;
+    }
+    case 'read': {
+      const h = new CountingHandler();
+      const out = await readCapture(file, h, { events, chunkBytes });
+      frames = h.frames;
+      bytesParsed = out.bytesParsed;
+      error = out.error ? out.error.message : null;
+      break;
+    }
+    case 'decode': {
+      const h = new DecodeHandler(events);
+      const out = await readCapture(file, h, { events, chunkBytes });
+      frames = h.stats.frames;
+      bytesParsed = out.bytesParsed;
+      error = out.error ? out.error.message : null;
+      stats = { frames: h.stats.frames, ipv4: h.stats.ipv4Frames, vlan: h.stats.vlanFrames, truncated: h.stats.truncatedFrames };
+      break;
+    }
+    case 'analyze': {
+      // Loaded only here, so that the other modes do not load the analysis pipeline's modules.
+      const { analyzeFile } = await import('../src/analysis/analyze.js');
+      const report = await analyzeFile(file, { chunkBytes });
+      frames = report.frames;
+      bytesParsed = fileBytes; // the report does not say; checked through `frames`
+      error = report.error ? JSON.stringify(report.error) : null;
+      break;
+    }
+  }
+  const t1 = process.hrtime.bigint();
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    mode,
+    file,
+    fileBytes,
+    chunkBytes,
+    frames,
+    bytesParsed,
+    wallS: Number(t1 - t0) / 1e9,
+    userS: cpu.user / 1e6,
+    sysS: cpu.system / 1e6,
+    maxRssKB: process.resourceUsage().maxRSS,
+    rssBeforeKB,
+    error,
+    events: eventCountsToObject(events),
+    stats,
+  };
+}
+
+async function main(): Promise<void> {
+  const [mode, file, chunk] = process.argv.slice(2);
+  const chunkBytes = chunk === undefined ? DEFAULT_CHUNK_BYTES : Number(chunk);
+  if (!mode || !file || !(MODES as readonly string[]).includes(mode) || !Number.isInteger(chunkBytes) || chunkBytes < 4096) {
+    console.error(`usage: node dist/bench/measure.js <${MODES.join('|')}> <capture> [chunkBytes >= 4096]`);
+    process.exit(2);
+  }
+  const m = await measure(mode as Mode, file, chunkBytes);
+  process.stdout.write(`RESULT ${JSON.stringify(m)}\n`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
