@@ -88,9 +88,9 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
     ...(opts.chunkBytes !== undefined ? { chunkBytes: opts.chunkBytes } : {}),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
-  const shards = await feeder.finish();
   const s = pipeline.stats;
   const hasFrames = s.startSec !== Infinity;
+  const shards = await feeder.finish(hasFrames ? s.endSec + s.endNs * 1e-9 : -Infinity);
   const flows = flowSummary(shards, feeder);
   const eventCounts = eventCountsToObject(events);
   const findings = reduceFindings(

@@ -175,6 +175,8 @@ export class Frame {
   /** TCP sequence number of the quoted segment. */
   quoteTcpSeq = 0;
   quoteIpId = 0;
+  /** For a quoted ICMP message: its type (an error about an error is untrackable), else -1. */
+  quoteIcmpType = -1;
 
   /** Clears what the previous frame left; called by the decoder before each frame. */
   reset(): void {

@@ -89,6 +89,7 @@ function decodeQuote(f: Frame, b: Uint8Array, q: number, end: number): void {
   f.quoteSrcPort = 0;
   f.quoteDstPort = 0;
   f.quoteTcpSeq = 0;
+  f.quoteIcmpType = -1;
   const avail = end - q;
   if (avail < 20) {
     f.noteTruncated(Ev.ICMP_QUOTE_TRUNCATED);
@@ -115,7 +116,8 @@ function decodeQuote(f: Frame, b: Uint8Array, q: number, end: number): void {
     f.quoteDstPort = u16be(b, l4 + 2);
     if (f.quoteProto === IpProto.TCP) f.quoteTcpSeq = u32be(b, l4 + 4);
   } else if (f.quoteProto === IpProto.ICMP) {
-    // An error about an echo: the quoted id identifies the echo flow.
+    // An error about an echo: the quoted id identifies the echo flow; its type says which way it went.
+    f.quoteIcmpType = b[l4];
     f.quoteSrcPort = u16be(b, l4 + 4);
     f.quoteDstPort = 0;
   }

@@ -59,6 +59,13 @@ export interface ClaimItem extends EvidenceItem {
   sinceOld?: number;
 }
 
+/**
+ * Answers to one request arrive within this time: a requester that got no answer asks again
+ * after 1 s (Linux retrans_time_ms), so two replies from two MACs to one request within it are
+ * two live owners, not a reply to a retry.
+ */
+const ANSWER_SECONDS = 1;
+
 /** Evidence items kept per MAC of an address. */
 export const HOLD_SAMPLE = 3;
 
@@ -101,8 +108,10 @@ export class ArpBinding {
   doubleSample: EvidenceSample | null = null;
   probesAnswered = 0;
   probeSample: EvidenceSample | null = null;
-  /** Request counter value at the last request for this address, and the last reply's. */
+  /** Request counter value at the last request for this address (0: none seen), its time, and the last reply's. */
   lastRequest = 0;
+  lastRequestSec = 0;
+  lastRequestNs = 0;
   lastReplyRequest = -1;
   lastReplyMac = -1;
   lastReplyTarget = -1;
@@ -174,7 +183,11 @@ export class ArpTable {
     const gratuitous = sip !== 0 && sip === f.arpTargetIp;
     if (op === ArpOp.REQUEST && !gratuitous && f.arpTargetIp !== 0) {
       const t = this.bindings.get(scopeIpKey(vlan, f.arpTargetIp));
-      if (t !== undefined) t.lastRequest = ++this.requests;
+      if (t !== undefined) {
+        t.lastRequest = ++this.requests;
+        t.lastRequestSec = f.tsSec;
+        t.lastRequestNs = f.tsNs;
+      }
     }
     const mac = f.arpSenderMac;
     if (sip === 0 || mac === 0 || (op !== ArpOp.REQUEST && op !== ArpOp.REPLY)) return;
@@ -251,7 +264,14 @@ export class ArpTable {
         b.probesAnswered++;
         addClaim((b.probeSample ??= new EvidenceSample()), f, 'probe answered', 8);
       } else {
-        if (b.lastReplyRequest === b.lastRequest && b.lastReplyMac !== mac && b.lastReplyTarget === f.arpTargetMac && b.lastDouble !== b.lastRequest) {
+        if (
+          b.lastRequest !== 0 &&
+          b.lastReplyRequest === b.lastRequest &&
+          b.lastReplyMac !== mac &&
+          b.lastReplyTarget === f.arpTargetMac &&
+          b.lastDouble !== b.lastRequest &&
+          f.tsSec - b.lastRequestSec + (f.tsNs - b.lastRequestNs) / 1e9 <= ANSWER_SECONDS
+        ) {
           b.doubleAnswers++;
           b.lastDouble = b.lastRequest;
           const it = addClaim((b.doubleSample ??= new EvidenceSample()), f, 'second answer', 8);

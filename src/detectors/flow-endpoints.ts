@@ -46,3 +46,35 @@ export function endpointName(e: Endpoint): string {
   const inner = (e.vlan >>> 12) & 0xfff;
   return `vlan ${e.vlan & 0xfff}${inner ? `.${inner}` : ''} ${name}`;
 }
+
+/**
+ * A map keyed by (VLAN, IPv4 address, port) without building a string per lookup: one numeric key
+ * per VLAN (ip * 65536 + port < 2^48), VLANs in an outer map. Clonable (Maps of plain data).
+ */
+export class EndpointMap<T> {
+  /** Structured clone keeps the Maps but not this class: send `byVlan`, wrap it again on arrival. */
+  constructor(readonly byVlan: Map<number, Map<number, T>> = new Map()) {}
+
+  get(vlan: number, ip: number, port: number): T | undefined {
+    return this.byVlan.get(vlan)?.get(ip * 65536 + port);
+  }
+
+  set(vlan: number, ip: number, port: number, value: T): void {
+    let m = this.byVlan.get(vlan);
+    if (!m) {
+      m = new Map();
+      this.byVlan.set(vlan, m);
+    }
+    m.set(ip * 65536 + port, value);
+  }
+
+  /** Entries as [endpoint, value], sorted by VLAN, address and port (a stable report order). */
+  entries(): Array<[Endpoint, T]> {
+    const out: Array<[Endpoint, T]> = [];
+    for (const vlan of [...this.byVlan.keys()].sort((a, b) => a - b)) {
+      const m = this.byVlan.get(vlan)!;
+      for (const k of [...m.keys()].sort((a, b) => a - b)) out.push([{ vlan, ip: Math.floor(k / 65536), port: k % 65536 }, m.get(k)!]);
+    }
+    return out;
+  }
+}

@@ -26,11 +26,11 @@ const URG = TcpFlag.URG;
 export const BadFlagKind = { NULL: 0, SYN_FIN: 1, SYN_RST: 2, XMAS: 3, FIN_NO_ACK: 4 } as const;
 
 const KINDS = [
-  { code: 'null', name: 'NULL scan (no flag set)', iptables: 'iptables -A INPUT -p tcp --tcp-flags ALL NONE -j DROP', nft: "nft add rule inet filter input 'tcp flags & (fin|syn|rst|psh|ack|urg) == 0x0 drop'", tool: 'nmap -sN' },
-  { code: 'syn-fin', name: 'SYN+FIN', iptables: 'iptables -A INPUT -p tcp --tcp-flags SYN,FIN SYN,FIN -j DROP', nft: "nft add rule inet filter input 'tcp flags & (syn|fin) == syn|fin drop'", tool: 'crafted packets (hping3 -SF), OS fingerprinting' },
-  { code: 'syn-rst', name: 'SYN+RST', iptables: 'iptables -A INPUT -p tcp --tcp-flags SYN,RST SYN,RST -j DROP', nft: "nft add rule inet filter input 'tcp flags & (syn|rst) == syn|rst drop'", tool: 'crafted packets (hping3 -SR), IDS evasion' },
-  { code: 'xmas', name: 'Xmas scan (FIN+PSH+URG)', iptables: 'iptables -A INPUT -p tcp --tcp-flags ALL FIN,PSH,URG -j DROP', nft: "nft add rule inet filter input 'tcp flags & (fin|syn|rst|psh|ack|urg) == fin|psh|urg drop'", tool: 'nmap -sX' },
-  { code: 'fin-no-ack', name: 'FIN without ACK (FIN scan)', iptables: 'iptables -A INPUT -p tcp --tcp-flags FIN,ACK FIN -j DROP', nft: "nft add rule inet filter input 'tcp flags & (fin|ack) == fin drop'", tool: 'nmap -sF' },
+  { code: 'null', short: 'NULL scan', name: 'NULL scan (no flag set)', iptables: 'iptables -A INPUT -p tcp --tcp-flags ALL NONE -j DROP', nft: "nft add rule inet filter input 'tcp flags & (fin|syn|rst|psh|ack|urg) == 0x0 drop'", tool: 'nmap -sN' },
+  { code: 'syn-fin', short: 'SYN+FIN', name: 'SYN+FIN', iptables: 'iptables -A INPUT -p tcp --tcp-flags SYN,FIN SYN,FIN -j DROP', nft: "nft add rule inet filter input 'tcp flags & (syn|fin) == syn|fin drop'", tool: 'crafted packets (hping3 -SF), OS fingerprinting' },
+  { code: 'syn-rst', short: 'SYN+RST', name: 'SYN+RST', iptables: 'iptables -A INPUT -p tcp --tcp-flags SYN,RST SYN,RST -j DROP', nft: "nft add rule inet filter input 'tcp flags & (syn|rst) == syn|rst drop'", tool: 'crafted packets (hping3 -SR), IDS evasion' },
+  { code: 'xmas', short: 'Xmas scan', name: 'Xmas scan (FIN+PSH+URG)', iptables: 'iptables -A INPUT -p tcp --tcp-flags ALL FIN,PSH,URG -j DROP', nft: "nft add rule inet filter input 'tcp flags & (fin|syn|rst|psh|ack|urg) == fin|psh|urg drop'", tool: 'nmap -sX' },
+  { code: 'fin-no-ack', short: 'FIN scan', name: 'FIN without ACK (FIN scan)', iptables: 'iptables -A INPUT -p tcp --tcp-flags FIN,ACK FIN -j DROP', nft: "nft add rule inet filter input 'tcp flags & (fin|ack) == fin drop'", tool: 'nmap -sF' },
 ] as const;
 
 /** The kind of an odd flag combination, or -1 for a normal one. */
@@ -153,7 +153,7 @@ export const tcpBadFlagsDetector: Detector = {
       return makeFinding({
         id: ID,
         severity: 'medium',
-        subject: `${src} (${k.name})`,
+        subject: `${src} (${k.short})`,
         summary: `${src} sent ${plural(n, 'TCP segment')} with ${k.name} to ${hosts}${oneHost}, ${portText}, frames ${e.span.firstFrame}-${e.span.lastFrame}`,
         count: n,
         first: e.span.first(),

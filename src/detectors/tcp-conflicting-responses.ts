@@ -85,10 +85,13 @@ export function analyzeHandshakes(f: FlowRecord): { hits: Hit[]; normal: number 
     const expectedAck = (isn + 1) >>> 0;
     const syn = syns.find((e) => e.seq === isn)!;
     const synAcks = f.events.filter((e) => e.kind === EvKind.SYNACK && !e.fromOrig && e.ack === expectedAck);
+    // A RST answering the SYN itself acknowledges it and, having no sequence space of its own, carries
+    // seq 0 (RFC 793); a RST that continues the server's own sequence is the server ending the connection.
+    const inServerStream = (e: { seq: number }): boolean => synAcks.some((sa) => ((e.seq - ((sa.seq + 1) >>> 0)) >>> 0) < 0x100000);
     const refusals = f.events.filter(
       (e) =>
         !e.fromOrig &&
-        ((e.kind === EvKind.RST && ((e.flags & ACK) !== 0 ? e.ack === expectedAck : e.seq === expectedAck)) ||
+        ((e.kind === EvKind.RST && ((e.flags & ACK) !== 0 ? e.ack === expectedAck : e.seq === expectedAck) && !inServerStream(e)) ||
           (e.kind === EvKind.ICMP_ERROR && e.flags === ICMP_UNREACH && e.seq === isn)),
     );
     if (synAcks.length === 0) continue;

@@ -11,13 +11,13 @@
 import { IpProto } from '../decode/ipproto.js';
 import { EvKind } from '../flows/evidence.js';
 import { B, D } from '../flows/flow-table.js';
-import { readEvents, type FlowEvent } from '../flows/flow-view.js';
+import { EventScratch } from '../flows/flow-view.js';
 import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
 import { formatDuration, formatIpv4, formatTimestamp } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
-import { clientEnd, endpointKey, endpointName, serverEnd } from './flow-endpoints.js';
+import { clientEnd, EndpointMap, endpointName, serverEnd, type Endpoint } from './flow-endpoints.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
 const ID = 'tcp.syn_recv_buildup';
@@ -33,45 +33,86 @@ const OPTIONS: readonly OptionSpec[] = [
 /** Evidence kept per category, lowest frames first. */
 const SAMPLE = 4;
 
+type Sample = { items: EvidenceItem[]; total: number };
+
+/** What a shard knows about one server. Maps and typed arrays: clonable across threads. */
 interface ServerAgg {
-  key: string;
-  ip: number;
-  port: number;
-  vlan: number;
-  /** Half-open intervals [start, end] in seconds since the epoch, flattened. */
-  intervals: number[];
-  /** The interval's end is the end of the capture: the request was still pending. */
-  openAtEnd: number;
-  /** SYNs (first transmissions and retransmissions) per second. */
-  synPerSec: Record<number, number>;
-  /** SYNs never answered by anything, per second. */
-  unansweredPerSec: Record<number, number>;
+  /** Half-open intervals [start, end] in seconds since the epoch, flattened; `n` pairs used. */
+  intervals: Float64Array;
+  n: number;
+  /** SYNs (first transmissions and retransmissions) per second, and those never answered at all. */
+  synPerSec: Map<number, number>;
+  unansweredPerSec: Map<number, number>;
   synAcks: number;
   synAckRetransmissions: number;
   completed: number;
-  /** Source address → [SYNs, 1 if it only ever sent SYNs]. */
-  sources: Record<number, [number, number]>;
+  /** Source address → SYNs * 2 + (1 if it never sent anything but SYNs). */
+  sources: Map<number, number>;
   /** TTL → SYNs. */
-  synTtls: Record<number, number>;
-  /** Clients that got through after retransmitting their SYN: [count, total delay s, max delay s]. */
-  delayed: [number, number, number];
+  synTtls: Map<number, number>;
+  /** Clients that got through after retransmitting their SYN: count, total delay, max delay (s). */
+  delayed: number;
+  delaySum: number;
+  delayMax: number;
   /** Clients that retransmitted their SYN and never got an answer. */
   gaveUp: number;
-  samples: { synAck: S; unanswered: S; delayed: S };
+  /** Evidence, created when there is some. */
+  halfOpen: Sample | null;
+  unanswered: Sample | null;
+  late: Sample | null;
 }
-type S = { items: EvidenceItem[]; total: number };
 
 interface Partial {
-  servers: ServerAgg[];
+  /** EndpointMap.byVlan: plain Maps survive the trip between threads. */
+  servers: Map<number, Map<number, ServerAgg>>;
 }
 
-function bumpRec(r: Record<number, number>, k: number, by = 1): void {
-  r[k] = (r[k] ?? 0) + by;
+function newAgg(): ServerAgg {
+  return {
+    intervals: new Float64Array(8),
+    n: 0,
+    synPerSec: new Map(),
+    unansweredPerSec: new Map(),
+    synAcks: 0,
+    synAckRetransmissions: 0,
+    completed: 0,
+    sources: new Map(),
+    synTtls: new Map(),
+    delayed: 0,
+    delaySum: 0,
+    delayMax: 0,
+    gaveUp: 0,
+    halfOpen: null,
+    unanswered: null,
+    late: null,
+  };
+}
+
+function bump(m: Map<number, number>, k: number, by = 1): void {
+  m.set(k, (m.get(k) ?? 0) + by);
+}
+
+function pushInterval(a: ServerAgg, start: number, end: number): void {
+  if (a.n * 2 + 2 > a.intervals.length) {
+    const grown = new Float64Array(a.intervals.length * 2);
+    grown.set(a.intervals);
+    a.intervals = grown;
+  }
+  a.intervals[a.n * 2] = start;
+  a.intervals[a.n * 2 + 1] = end;
+  a.n++;
+}
+
+function addSample(current: Sample | null, item: EvidenceItem): Sample {
+  const s = new EvidenceSample(SAMPLE);
+  if (current) s.merge(current);
+  s.add(item);
+  return s.toJSON();
 }
 
 class Observer implements ShardObserver {
-  private readonly servers = new Map<string, ServerAgg>();
-  private readonly samples = new Map<string, { synAck: EvidenceSample; unanswered: EvidenceSample; delayed: EvidenceSample }>();
+  private readonly servers = new EndpointMap<ServerAgg>();
+  private readonly ev = new EventScratch();
 
   constructor(private readonly synackRetries: number) {}
 
@@ -80,188 +121,198 @@ class Observer implements ShardObserver {
   onFlowEnd(tr: FlowTracker, s: number): void {
     const t = tr.table;
     if (t.u8[s * B.STRIDE + B.PROTO] !== IpProto.TCP) return;
-    const events = readEvents(tr, s);
-    const syns = events.filter((e) => e.kind === EvKind.SYN && e.fromOrig);
-    if (syns.length === 0) return;
+    const ev = this.ev;
+    const n = ev.load(tr, s);
+    let syns = 0;
+    let firstSyn = -1;
+    let synAcks = 0;
+    let firstSynAck = -1;
+    let lastSynAck = -1;
+    let finalAck = -1;
+    let answered = false;
+    for (let i = 0; i < n; i++) {
+      const k = ev.kind[i];
+      if (ev.fromOrig[i]) {
+        if (k === EvKind.SYN) {
+          syns++;
+          if (firstSyn < 0) firstSyn = i;
+        } else if (k === EvKind.FINAL_ACK && finalAck < 0) finalAck = i;
+      } else {
+        answered = true;
+        if (k === EvKind.SYNACK) {
+          synAcks++;
+          if (firstSynAck < 0) firstSynAck = i;
+          lastSynAck = i;
+        }
+      }
+    }
+    if (syns === 0) return;
     const server = serverEnd(tr, s);
+    let agg = this.servers.get(server.vlan, server.ip, server.port);
+    if (!agg) {
+      agg = newAgg();
+      this.servers.set(server.vlan, server.ip, server.port, agg);
+    }
     const client = clientEnd(tr, s);
-    const key = endpointKey(server);
-    let agg = this.servers.get(key);
-    let sm = this.samples.get(key);
-    if (!agg || !sm) {
-      agg = {
-        key,
-        ip: server.ip,
-        port: server.port,
-        vlan: server.vlan,
-        intervals: [],
-        openAtEnd: 0,
-        synPerSec: {},
-        unansweredPerSec: {},
-        synAcks: 0,
-        synAckRetransmissions: 0,
-        completed: 0,
-        sources: {},
-        synTtls: {},
-        delayed: [0, 0, 0],
-        gaveUp: 0,
-        samples: { synAck: { items: [], total: 0 }, unanswered: { items: [], total: 0 }, delayed: { items: [], total: 0 } },
-      };
-      sm = { synAck: new EvidenceSample(SAMPLE), unanswered: new EvidenceSample(SAMPLE), delayed: new EvidenceSample(SAMPLE) };
-      this.servers.set(key, agg);
-      this.samples.set(key, sm);
+    for (let i = 0; i < n; i++) {
+      if (ev.kind[i] !== EvKind.SYN || !ev.fromOrig[i]) continue;
+      bump(agg.synPerSec, ev.tsSec[i]);
+      bump(agg.synTtls, ev.ttl[i]);
     }
-    for (const e of syns) {
-      bumpRec(agg.synPerSec, e.tsSec);
-      bumpRec(agg.synTtls, e.ttl);
-    }
-    // A source that only ever sent SYNs never saw our SYN+ACK: spoofed, or unreachable.
-    const origPkts = tr.table.f64[s * D.STRIDE + D.PKTS + (t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1)];
-    const src = agg.sources[client.ip] ?? [0, 1];
-    src[0] += syns.length;
-    if (origPkts > syns.length) src[1] = 0;
-    agg.sources[client.ip] = src;
+    // A source that only ever sent SYNs never saw a SYN+ACK: spoofed, or unreachable.
+    const origPkts = t.f64[s * D.STRIDE + D.PKTS + (t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1)];
+    const onlySyns = origPkts <= syns ? 1 : 0;
+    const prev = agg.sources.get(client.ip);
+    agg.sources.set(client.ip, prev === undefined ? syns * 2 + onlySyns : (Math.floor(prev / 2) + syns) * 2 + (prev & onlySyns & 1));
 
-    const synAcks = events.filter((e) => e.kind === EvKind.SYNACK && !e.fromOrig);
-    if (synAcks.length === 0) {
-      const answered = events.some((e) => !e.fromOrig);
+    if (synAcks === 0) {
       if (!answered) {
-        for (const e of syns) bumpRec(agg.unansweredPerSec, e.tsSec);
+        for (let i = 0; i < n; i++) if (ev.kind[i] === EvKind.SYN && ev.fromOrig[i]) bump(agg.unansweredPerSec, ev.tsSec[i]);
         // A real client retransmits its SYN before giving up; a spoofed source sends one.
-        if (syns.length > 1) agg.gaveUp++;
-        sm.unanswered.add(synEvidence(syns[0]!, client, server, 'SYN never answered'));
+        if (syns > 1) agg.gaveUp++;
+        agg.unanswered = addSample(agg.unanswered, synItem(ev, firstSyn, client, server, 'SYN never answered'));
       }
       return;
     }
-    agg.synAcks += synAcks.length;
-    // SYN+ACKs repeating the same sequence number are retransmissions of one answer.
-    agg.synAckRetransmissions += synAcks.length - new Set(synAcks.map((e) => e.seq)).size;
-    const first = synAcks[0]!;
-    const last = synAcks[synAcks.length - 1]!;
-    const start = time(first);
-    const finalAck = events.find((e) => e.kind === EvKind.FINAL_ACK && e.fromOrig);
-    const rst = events.find((e) => e.kind === EvKind.RST && time(e) >= start);
+    agg.synAcks += synAcks;
+    // SYN+ACKs repeating a sequence number are retransmissions of one answer.
+    let distinct = 0;
+    for (let i = 0; i < n; i++) {
+      if (ev.kind[i] !== EvKind.SYNACK || ev.fromOrig[i]) continue;
+      let seen = false;
+      for (let j = 0; j < i; j++) if (ev.kind[j] === EvKind.SYNACK && !ev.fromOrig[j] && ev.seq[j] === ev.seq[i]) seen = true;
+      if (!seen) distinct++;
+    }
+    agg.synAckRetransmissions += synAcks - distinct;
+    const start = ev.time(firstSynAck);
+    let rst = -1;
+    for (let i = 0; i < n && rst < 0; i++) if (ev.kind[i] === EvKind.RST && ev.time(i) >= start) rst = i;
     let end: number;
-    if (finalAck) {
-      end = time(finalAck);
+    if (finalAck >= 0) {
+      end = ev.time(finalAck);
       agg.completed++;
-    } else if (rst) {
-      end = time(rst);
+    } else if (rst >= 0) {
+      end = ev.time(rst);
     } else {
       // Linux drops the request one doubling after its last SYN+ACK retransmission (1, 2, 4 ... s).
-      const n = Math.min(synAcks.length, this.synackRetries + 1);
-      end = time(last) + 2 ** (n - 1);
+      end = ev.time(lastSynAck) + 2 ** (Math.min(synAcks, this.synackRetries + 1) - 1);
     }
-    agg.intervals.push(start, end);
-    if (!finalAck) sm.synAck.add({
-      frame: first.frame,
-      tsSec: first.tsSec,
-      tsNs: first.tsNs,
-      what: `SYN+ACK to ${formatIpv4(client.ip)}:${client.port}: half-open${rst ? ` until the RST in frame ${rst.frame}` : `, sent ${synAcks.length} time(s), never answered`}`,
-      srcIp: server.ip,
-      srcPort: server.port,
-      dstIp: client.ip,
-      dstPort: client.port,
-      srcMac: first.mac,
-    });
-    if (syns.length > 1 && finalAck) {
-      const delay = start - time(syns[0]!);
-      agg.delayed[0]++;
-      agg.delayed[1] += delay;
-      agg.delayed[2] = Math.max(agg.delayed[2], delay);
-      sm.delayed.add(synEvidence(syns[0]!, client, server, `first of ${syns.length} SYNs of a client that got through ${formatDuration(delay)} late`));
+    pushInterval(agg, start, end);
+    if (finalAck < 0) {
+      agg.halfOpen = addSample(agg.halfOpen, {
+        frame: ev.frame[firstSynAck],
+        tsSec: ev.tsSec[firstSynAck],
+        tsNs: ev.tsNs[firstSynAck],
+        what: `SYN+ACK to ${formatIpv4(client.ip)}:${client.port}: half-open${rst >= 0 ? ` until the RST in frame ${ev.frame[rst]}` : `, sent ${synAcks} time(s), never answered`}`,
+        srcMac: ev.mac[firstSynAck],
+        srcIp: server.ip,
+        srcPort: server.port,
+        dstIp: client.ip,
+        dstPort: client.port,
+      });
+    }
+    if (syns > 1 && finalAck >= 0) {
+      const delay = start - ev.time(firstSyn);
+      agg.delayed++;
+      agg.delaySum += delay;
+      agg.delayMax = Math.max(agg.delayMax, delay);
+      agg.late = addSample(agg.late, synItem(ev, firstSyn, client, server, `first of ${syns} SYNs of a client that got through ${formatDuration(delay)} late`));
     }
   }
 
   partial(): Partial {
-    const servers = [...this.servers.values()].sort((a, b) => a.key.localeCompare(b.key));
-    for (const agg of servers) {
-      const sm = this.samples.get(agg.key)!;
-      agg.samples = { synAck: sm.synAck.toJSON(), unanswered: sm.unanswered.toJSON(), delayed: sm.delayed.toJSON() };
-    }
-    return { servers };
+    return { servers: this.servers.byVlan };
   }
 }
 
-function time(e: FlowEvent): number {
-  return e.tsSec + e.tsNs * 1e-9;
-}
-
-function synEvidence(e: FlowEvent, client: { ip: number; port: number }, server: { ip: number; port: number }, what: string): EvidenceItem {
-  return { frame: e.frame, tsSec: e.tsSec, tsNs: e.tsNs, what, srcMac: e.mac, srcIp: client.ip, srcPort: client.port, dstIp: server.ip, dstPort: server.port };
+function synItem(ev: EventScratch, i: number, client: Endpoint, server: Endpoint, what: string): EvidenceItem {
+  return { frame: ev.frame[i], tsSec: ev.tsSec[i], tsNs: ev.tsNs[i], what, srcMac: ev.mac[i], srcIp: client.ip, srcPort: client.port, dstIp: server.ip, dstPort: server.port };
 }
 
 /** Half-open count over time: [time, count] steps, from intervals (starts counted before ends at the same instant). */
-function sweep(intervals: readonly number[]): Array<[number, number]> {
+function sweep(intervals: Float64Array, n: number, clipAt: number): Array<[number, number]> {
   const points: Array<[number, number]> = [];
-  for (let i = 0; i < intervals.length; i += 2) {
-    points.push([intervals[i]!, 1], [intervals[i + 1]!, -1]);
-  }
+  for (let i = 0; i < n; i++) points.push([intervals[i * 2]!, 1], [Math.min(intervals[i * 2 + 1]!, clipAt), -1]);
   points.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
   const out: Array<[number, number]> = [];
-  let n = 0;
+  let count = 0;
   for (const [t, d] of points) {
-    n += d;
-    out.push([t, n]);
+    count += d;
+    out.push([t, count]);
   }
   return out;
 }
 
-function merge(into: ServerAgg, from: ServerAgg): void {
-  into.intervals.push(...from.intervals);
-  into.openAtEnd += from.openAtEnd;
-  for (const [k, v] of Object.entries(from.synPerSec)) bumpRec(into.synPerSec, Number(k), v);
-  for (const [k, v] of Object.entries(from.unansweredPerSec)) bumpRec(into.unansweredPerSec, Number(k), v);
-  for (const [k, v] of Object.entries(from.synTtls)) bumpRec(into.synTtls, Number(k), v);
+function mergeSample(a: Sample | null, b: Sample | null): Sample | null {
+  if (!a) return b;
+  if (!b) return a;
+  const s = new EvidenceSample(SAMPLE);
+  s.merge(a);
+  s.merge(b);
+  return s.toJSON();
+}
+
+function mergeInto(into: ServerAgg, from: ServerAgg): void {
+  for (let i = 0; i < from.n; i++) pushInterval(into, from.intervals[i * 2]!, from.intervals[i * 2 + 1]!);
+  for (const [k, v] of from.synPerSec) bump(into.synPerSec, k, v);
+  for (const [k, v] of from.unansweredPerSec) bump(into.unansweredPerSec, k, v);
+  for (const [k, v] of from.synTtls) bump(into.synTtls, k, v);
+  for (const [ip, v] of from.sources) {
+    const cur = into.sources.get(ip);
+    into.sources.set(ip, cur === undefined ? v : (Math.floor(cur / 2) + Math.floor(v / 2)) * 2 + (cur & v & 1));
+  }
   into.synAcks += from.synAcks;
   into.synAckRetransmissions += from.synAckRetransmissions;
   into.completed += from.completed;
-  for (const [k, [n, only]] of Object.entries(from.sources)) {
-    const cur = into.sources[Number(k)];
-    into.sources[Number(k)] = cur ? [cur[0] + n, cur[1] & only] : [n, only];
-  }
-  into.delayed = [into.delayed[0] + from.delayed[0], into.delayed[1] + from.delayed[1], Math.max(into.delayed[2], from.delayed[2])];
+  into.delayed += from.delayed;
+  into.delaySum += from.delaySum;
+  into.delayMax = Math.max(into.delayMax, from.delayMax);
   into.gaveUp += from.gaveUp;
-  for (const k of ['synAck', 'unanswered', 'delayed'] as const) {
-    const s = new EvidenceSample(SAMPLE);
-    s.merge(into.samples[k]);
-    s.merge(from.samples[k]);
-    into.samples[k] = s.toJSON();
-  }
+  into.halfOpen = mergeSample(into.halfOpen, from.halfOpen);
+  into.unanswered = mergeSample(into.unanswered, from.unanswered);
+  into.late = mergeSample(into.late, from.late);
 }
 
 function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
-  const merged = new Map<string, ServerAgg>();
-  for (const p of partials as Partial[]) {
-    for (const sa of p.servers) {
-      const m = merged.get(sa.key);
-      if (m) merge(m, sa);
-      else merged.set(sa.key, structuredClone(sa));
-    }
-  }
   const o = ctx.options;
   const threshold = o['syn-recv-threshold']!;
   const sustain = o['syn-recv-sustain']!;
+  // A server with no more half-open connections than the threshold in the whole capture cannot
+  // exceed it: count first, merge only the candidates.
+  const totals = new EndpointMap<number>();
+  const parts = (partials as Partial[]).map((p) => new EndpointMap(p.servers));
+  for (const servers of parts) {
+    for (const [vlan, m] of servers.byVlan) {
+      for (const [k, agg] of m) {
+        const e = { vlan, ip: Math.floor(k / 65536), port: k % 65536 };
+        totals.set(vlan, e.ip, e.port, (totals.get(vlan, e.ip, e.port) ?? 0) + agg.n);
+      }
+    }
+  }
   const captureEnd = ctx.endSec === null ? Infinity : ctx.endSec + ctx.endNs * 1e-9;
   const findings: Finding[] = [];
-  for (const agg of [...merged.values()].sort((a, b) => a.key.localeCompare(b.key))) {
+  for (const [server, total] of totals.entries()) {
+    if (total <= threshold) continue;
+    const agg = newAgg();
+    for (const servers of parts) {
+      const a = servers.get(server.vlan, server.ip, server.port);
+      if (a) mergeInto(agg, a);
+    }
     // Requests still pending when the capture stopped count until its end, not beyond.
-    const clipped: number[] = [];
-    for (let i = 0; i < agg.intervals.length; i += 2) clipped.push(agg.intervals[i]!, Math.min(agg.intervals[i + 1]!, captureEnd));
-    const steps = sweep(clipped);
+    const steps = sweep(agg.intervals, agg.n, captureEnd);
     let peak = 0;
     let peakAt = 0;
     let above = 0;
     let longestAbove = 0;
     let aboveSince = -1;
     for (let i = 0; i < steps.length; i++) {
-      const [t, n] = steps[i]!;
-      if (n > peak) {
-        peak = n;
+      const [t, count] = steps[i]!;
+      if (count > peak) {
+        peak = count;
         peakAt = t;
       }
       const next = i + 1 < steps.length ? steps[i + 1]![0] : t;
-      if (n > threshold) {
+      if (count > threshold) {
         above += next - t;
         if (aboveSince < 0) aboveSince = t;
       } else if (aboveSince >= 0) {
@@ -271,44 +322,35 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
     }
     if (aboveSince >= 0) longestAbove = Math.max(longestAbove, steps[steps.length - 1]![0] - aboveSince);
     if (peak <= threshold || longestAbove < sustain) continue;
-    findings.push(toFinding(agg, { peak, peakAt, above, longestAbove, threshold }, o));
+    findings.push(toFinding(server, agg, { peak, peakAt, above, longestAbove, threshold }, o));
   }
   return findings;
 }
 
-function toFinding(
-  agg: ServerAgg,
-  st: { peak: number; peakAt: number; above: number; longestAbove: number; threshold: number },
-  o: OptionValues,
-): Finding {
-  const subject = endpointName(agg);
-  const synSecs = Object.keys(agg.synPerSec).map(Number).sort((a, b) => a - b);
-  const totalSyns = synSecs.reduce((n, s) => n + agg.synPerSec[s]!, 0);
-  const peakRate = Math.max(...synSecs.map((s) => agg.synPerSec[s]!));
-  const unanswered = Object.values(agg.unansweredPerSec).reduce((a, b) => a + b, 0);
-  const sources = Object.values(agg.sources);
-  const synOnlySources = sources.filter(([, only]) => only === 1).length;
-  const ttls = Object.keys(agg.synTtls).map(Number);
+function toFinding(server: Endpoint, agg: ServerAgg, st: { peak: number; peakAt: number; above: number; longestAbove: number; threshold: number }, o: OptionValues): Finding {
+  const subject = endpointName(server);
+  const synSecs = [...agg.synPerSec.keys()].sort((a, b) => a - b);
+  const totalSyns = synSecs.reduce((n, s) => n + agg.synPerSec.get(s)!, 0);
+  const peakRate = Math.max(...synSecs.map((s) => agg.synPerSec.get(s)!));
+  const unanswered = [...agg.unansweredPerSec.values()].reduce((a, b) => a + b, 0);
+  const sources = agg.sources.size;
+  const synOnlySources = [...agg.sources.values()].filter((v) => (v & 1) === 1).length;
+  const ttls = [...agg.synTtls.keys()].sort((a, b) => a - b);
   // Proxmox's protection_synflood is an iptables hashlimit per source address.
   const rate = o['synflood-rate']!;
   const burst = o['synflood-burst']!;
-  const limitedPerSource = Object.values(agg.sources).reduce((n, [syns]) => n + Math.max(0, syns - burst), 0);
-  const limitedAggregate = tokenBucket(synSecs.map((s) => [s, agg.synPerSec[s]!] as [number, number]), rate, burst);
+  const limitedPerSource = [...agg.sources.values()].reduce((n, v) => n + Math.max(0, Math.floor(v / 2) - burst), 0);
+  const limitedAggregate = tokenBucket(synSecs.map((s) => [s, agg.synPerSec.get(s)!] as [number, number]), rate, burst);
   const cookies = agg.synAckRetransmissions === 0 && unanswered === 0 && agg.synAcks > st.threshold;
-  const first = synSecs[0]!;
-  const last = synSecs[synSecs.length - 1]!;
   const summary =
     `half-open connections to ${subject} peaked at ${st.peak} (threshold ${st.threshold}) and stayed above it ${formatDuration(st.above)}; ` +
-    `${totalSyns} SYNs (peak ${peakRate}/s) from ${sources.length} source(s), ${unanswered} SYN(s) never answered, ${agg.synAckRetransmissions} SYN+ACK retransmission(s)`;
+    `${totalSyns} SYNs (peak ${peakRate}/s) from ${sources} source(s), ${unanswered} SYN(s) never answered, ${agg.synAckRetransmissions} SYN+ACK retransmission(s)`;
   const spoof =
     synOnlySources > 0
-      ? `${synOnlySources} of ${sources.length} sources never sent anything but SYNs (they never received the SYN+ACKs: spoofed addresses, or routed to nowhere)` +
-        (ttls.length <= 2 ? `, and their SYNs carry ${ttls.length === 1 ? 'a single TTL' : 'only two TTLs'} (${ttls.join(', ')}): one sender behind the many addresses.` : `; their SYNs carry ${ttls.length} different TTLs.`)
+      ? `${synOnlySources} of ${sources} sources never sent anything but SYNs (they never received the SYN+ACKs: spoofed addresses, or routed to nowhere)` +
+        (ttls.length <= 2 ? `, and all SYNs carry ${ttls.length === 1 ? 'a single TTL' : 'only two TTLs'} (${ttls.join(', ')}): one sender behind the many addresses.` : `; their SYNs carry ${ttls.length} different TTLs.`)
       : 'Every source also sent more than SYNs: the clients are real.';
-  const delayed =
-    agg.delayed[0] > 0
-      ? ` ${agg.delayed[0]} client(s) got through only after retransmitting their SYN (up to ${formatDuration(agg.delayed[2])} late).`
-      : '';
+  const delayed = agg.delayed > 0 ? ` ${agg.delayed} client(s) got through only after retransmitting their SYN (up to ${formatDuration(agg.delayMax)} late).` : '';
   const gaveUp = agg.gaveUp > 0 ? ` ${agg.gaveUp} client(s) retransmitted their SYN and never got an answer.` : '';
   const explanation =
     `A server keeps each half-open connection (SYN received, SYN+ACK sent, final ACK awaited) in its SYN queue, in state SYN_RECV, and retransmits the SYN+ACK after 1, 2, 4, 8 and 16 s (tcp_synack_retries=${o['synack-retries']}), so an unanswered request occupies a slot for about a minute. ` +
@@ -324,22 +366,23 @@ function toFinding(
     'If the firewall tracks connections, each of these SYNs also takes a conntrack entry (SYN_SENT, 120 s): see ct.table_pressure.';
   const remediation =
     '`sysctl -w net.ipv4.tcp_syncookies=1` (answer with stateless SYN cookies once the queue is full; the default on most distributions); ' +
-    '`sysctl -w net.ipv4.tcp_max_syn_backlog=4096` and a larger listen backlog (`net.core.somaxconn`, the application\'s listen() backlog); ' +
+    "`sysctl -w net.ipv4.tcp_max_syn_backlog=4096` and a larger listen backlog (`net.core.somaxconn`, the application's listen() backlog); " +
     '`sysctl -w net.ipv4.tcp_synack_retries=2` (a half-open request then lasts 7 s instead of 63); ' +
     'Proxmox: enable `protection_synflood` (per-source `protection_synflood_rate`/`protection_synflood_burst`) in the firewall options; ' +
     'upstream: rate-limit or scrub SYNs (`iptables -A INPUT -p tcp --syn -m hashlimit --hashlimit-above 200/sec --hashlimit-burst 1000 --hashlimit-mode dstip,dstport --hashlimit-name synflood -j DROP`), and ask the provider to filter spoofed sources (BCP 38).';
-  const ev = [...agg.samples.synAck.items, ...agg.samples.unanswered.items, ...agg.samples.delayed.items];
-  const evTotal = agg.samples.synAck.total + agg.samples.unanswered.total + agg.samples.delayed.total;
+  const samples = [agg.halfOpen, agg.unanswered, agg.late].filter((x): x is Sample => x !== null);
+  const first = synSecs[0]!;
+  const last = synSecs[synSecs.length - 1]!;
   return makeFinding({
     id: ID,
     severity: unanswered > 0 || agg.gaveUp > 0 ? 'high' : 'medium',
     subject,
     summary,
-    count: agg.intervals.length / 2,
+    count: agg.n,
     first: { sec: first, ns: 0 },
     last: { sec: last, ns: 0 },
-    evidence: ev,
-    evidenceTotal: evTotal,
+    evidence: samples.flatMap((x) => x.items),
+    evidenceTotal: samples.reduce((n, x) => n + x.total, 0),
     explanation,
     remediation,
     details: {
@@ -349,18 +392,18 @@ function toFinding(
       threshold: st.threshold,
       secondsAboveThreshold: round3(st.above),
       longestAboveSeconds: round3(st.longestAbove),
-      halfOpenConnections: agg.intervals.length / 2,
+      halfOpenConnections: agg.n,
       completedHandshakes: agg.completed,
       syns: totalSyns,
       peakSynsPerSecond: peakRate,
       unansweredSyns: unanswered,
       synAcks: agg.synAcks,
       synAckRetransmissions: agg.synAckRetransmissions,
-      sources: sources.length,
+      sources,
       synOnlySources,
-      synTtls: Object.fromEntries(Object.entries(agg.synTtls).sort((a, b) => Number(a[0]) - Number(b[0]))),
-      delayedClients: agg.delayed[0],
-      maxClientDelaySeconds: round3(agg.delayed[2]),
+      synTtls: Object.fromEntries(ttls.map((t) => [String(t), agg.synTtls.get(t)!])),
+      delayedClients: agg.delayed,
+      maxClientDelaySeconds: round3(agg.delayMax),
       clientsGaveUp: agg.gaveUp,
       synCookiesLikely: cookies,
       proxmoxLimitedPerSource: limitedPerSource,
@@ -396,4 +439,3 @@ export const tcpSynRecvBuildup: Detector = {
   createFlow: (o) => new Observer(o['synack-retries']!),
   reduce,
 };
-

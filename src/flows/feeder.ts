@@ -133,11 +133,11 @@ export class FlowFeeder {
     return this.drain(MAX_IN_FLIGHT - 1);
   }
 
-  /** Sends what is left, ends every shard and collects their results. */
-  async finish(): Promise<ShardResult[]> {
-    if (this.local) return [this.local.finish()];
+  /** Sends what is left, ends every shard at `captureEnd` (seconds) and collects their results. */
+  async finish(captureEnd: number): Promise<ShardResult[]> {
+    if (this.local) return [this.local.finish(captureEnd)];
     for (const r of this.remotes) if (r.count > 0) this.send(r);
-    for (const r of this.remotes) r.port.postMessage({ t: 'end' } satisfies ToShard);
+    for (const r of this.remotes) r.port.postMessage({ t: 'end', captureEnd } satisfies ToShard);
     const results = await Promise.all(this.remotes.map((r) => r.result));
     for (const r of this.remotes) r.port.close();
     return results;

@@ -185,3 +185,52 @@ export function readFlow(tr: FlowTracker, s: number): FlowRecord {
     eventsDropped: u32[b + U.EV_DROPPED],
   };
 }
+
+/**
+ * A flow's handshake events copied into reusable typed arrays: for detectors that look at every
+ * flow when it ends, without allocating an object per event.
+ */
+export class EventScratch {
+  count = 0;
+  kind = new Uint8Array(64);
+  fromOrig = new Uint8Array(64);
+  frame = new Uint32Array(64);
+  tsSec = new Uint32Array(64);
+  tsNs = new Uint32Array(64);
+  seq = new Uint32Array(64);
+  ack = new Uint32Array(64);
+  /** TCP flags (or the ICMP type). */
+  flags = new Uint16Array(64);
+  ttl = new Uint8Array(64);
+  mac = new Float64Array(64);
+
+  /** Time of event i in seconds. */
+  time(i: number): number {
+    return this.tsSec[i] + this.tsNs[i] * 1e-9;
+  }
+
+  /** Loads the events of flow `s`; returns how many. */
+  load(tr: FlowTracker, s: number): number {
+    const u32 = tr.table.u32;
+    const o = tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1;
+    const w = tr.evidence.w;
+    let n = 0;
+    for (let e = u32[s * U.STRIDE + U.EV_HEAD] - 1; e >= 0 && n < 64; e = w[e * E.STRIDE + E.NEXT] - 1) {
+      const eb = e * E.STRIDE;
+      const kind = w[eb + E.KIND];
+      this.kind[n] = kind;
+      this.fromOrig[n] = w[eb + E.DIR] === o ? 1 : 0;
+      this.frame[n] = w[eb + E.FRAME];
+      this.tsSec[n] = w[eb + E.TS_SEC];
+      this.tsNs[n] = w[eb + E.TS_NS];
+      this.seq[n] = w[eb + E.SEQ];
+      this.ack[n] = w[eb + E.ACK];
+      this.flags[n] = kind === EvKind.ICMP_ERROR ? w[eb + E.FLAGS_WIN] & 0xff : w[eb + E.FLAGS_WIN] & 0xfff;
+      this.ttl[n] = (w[eb + E.IPID_TTL] >>> 16) & 0xff;
+      this.mac[n] = w[eb + E.MAC_HI] * 0x100000000 + w[eb + E.MAC_LO];
+      n++;
+    }
+    this.count = n;
+    return n;
+  }
+}

@@ -82,6 +82,12 @@ export const enum Info {
   TRUNCATED = 1 << 24,
   DF = 1 << 25,
   HAS_TIMESTAMP = 1 << 26,
+  /** TCP data offset below 5 words or beyond the segment: conntrack's tcp_error rejects it. */
+  BAD_TCP_HEADER = 1 << 27,
+  /** The IP datagram itself holds less than a TCP header (not a snaplen cut): no flow is made for it. */
+  SHORT_TCP = 1 << 28,
+  /** An ICMP query reply: the key is oriented from the requester, the packet goes the other way. */
+  REPLY = 1 << 29,
 }
 
 /**
@@ -106,10 +112,22 @@ export function packFrame(f: Frame, out: Uint32Array, base: number, seed: number
   let sackEdge = 0;
   let icmp = 0;
   let quoteSeq = 0;
+  /** Extra Info bits. */
+  let flags = 0;
   switch (f.ipProto) {
     case IpProto.TCP: {
-      if ((layers & Layer.TCP) === 0) return false;
+      if ((layers & Layer.TCP) === 0) {
+        // Fewer than 20 bytes captured. Cut by a snaplen: nothing to track. Short on the wire
+        // too: conntrack sees a malformed segment (INVALID), which belongs to its flow if the ports were captured.
+        if (f.l4Len >= 20 || f.l4Off < 0 || f.l4Off + 4 > f.off + f.capLen) return false;
+        kind = Kind.TCP;
+        flags = Info.BAD_TCP_HEADER | Info.SHORT_TCP;
+        sport = f.srcPort;
+        dport = f.dstPort;
+        break;
+      }
       kind = Kind.TCP;
+      if (f.tcpHeaderLen < 20 || f.tcpHeaderLen > f.l4Len) flags = Info.BAD_TCP_HEADER;
       sport = f.srcPort;
       dport = f.dstPort;
       seq = f.tcpSeq;
@@ -120,7 +138,8 @@ export function packFrame(f: Frame, out: Uint32Array, base: number, seed: number
         const o = readTcpOptions(f);
         optBits = OptBit.PRESENT;
         if (o.sackPermitted) optBits |= OptBit.SACK_PERM;
-        if (o.windowScale >= 0) optBits |= OptBit.WSCALE | ((o.windowScale & 0xf) << OptBit.WSCALE_SHIFT);
+        // Shifts above 14 mean 14 (RFC 7323; the kernel's TCP_MAX_WSCALE), which also fits the 4 bits.
+        if (o.windowScale >= 0) optBits |= OptBit.WSCALE | (Math.min(o.windowScale, 14) << OptBit.WSCALE_SHIFT);
         if (o.sack) {
           optBits |= OptBit.SACK;
           sackEdge = o.sackRightEdge;
@@ -152,11 +171,30 @@ export function packFrame(f: Frame, out: Uint32Array, base: number, seed: number
         sport = f.quoteSrcPort;
         dport = f.quoteDstPort;
         quoteSeq = f.quoteTcpSeq;
-        if (keyProto === IpProto.ICMP) dport = sport; // an error about an echo: keyed by its id
+        if (keyProto === IpProto.ICMP) {
+          // An error about an error is untrackable (§6.1); about an echo, it is keyed like the echo:
+          // from the requester, whose side carries the id.
+          if (isIcmpError(f.quoteIcmpType) || !isTrackableQuery(f.quoteIcmpType)) {
+            kind = Kind.ICMP_OTHER;
+            break;
+          }
+          if (!isQueryRequest(f.quoteIcmpType)) {
+            keySrc = f.quoteDst;
+            keyDst = f.quoteSrc;
+          }
+          dport = 0;
+        }
       } else if (isTrackableQuery(type)) {
+        // Keyed from the requester, as conntrack's tuple includes the type: two hosts pinging each
+        // other with one id are two entries.
         kind = Kind.ICMP_QUERY;
         sport = f.icmpId;
-        dport = f.icmpId;
+        dport = 0;
+        if (!isQueryRequest(type)) {
+          keySrc = f.ipDst;
+          keyDst = f.ipSrc;
+          flags = Info.REPLY;
+        }
       } else {
         kind = Kind.ICMP_OTHER;
       }
@@ -169,7 +207,7 @@ export function packFrame(f: Frame, out: Uint32Array, base: number, seed: number
   out[base + R.TS_SEC] = f.tsSec;
   out[base + R.TS_NS] = f.tsNs;
   out[base + R.INFO] =
-    kind | ((keyProto & 0xff) << 8) | (f.ipTtl << 16) | (f.truncated ? Info.TRUNCATED : 0) | (f.ipDf ? Info.DF : 0) | (f.hasTimestamp ? Info.HAS_TIMESTAMP : 0);
+    kind | ((keyProto & 0xff) << 8) | (f.ipTtl << 16) | (f.truncated ? Info.TRUNCATED : 0) | (f.ipDf ? Info.DF : 0) | (f.hasTimestamp ? Info.HAS_TIMESTAMP : 0) | flags;
   out[base + R.KEY_SRC_IP] = keySrc;
   out[base + R.KEY_DST_IP] = keyDst;
   out[base + R.KEY_PORTS] = sport | (dport << 16);
@@ -195,6 +233,11 @@ export function packFrame(f: Frame, out: Uint32Array, base: number, seed: number
   out[base + R.HASH] = flowHash(seed, f.vlan0 | (f.vlan1 << 12), keyProto, keySrc, sport, keyDst, dport);
   out[base + R.EVENT] = f.event + 1;
   return true;
+}
+
+/** The query types that ask (echo, timestamp, information and address-mask requests). */
+export function isQueryRequest(type: number): boolean {
+  return type === IcmpType.ECHO_REQUEST || type === IcmpType.TIMESTAMP || type === IcmpType.INFO_REQUEST || type === IcmpType.ADDRESS_MASK;
 }
 
 /** ICMP queries conntrack tracks (request types create entries, reply types match them). */

@@ -14,7 +14,7 @@ export interface ShardTask {
   exportFlows: boolean;
 }
 
-export type ToShard = { t: 'batch'; buf: ArrayBuffer; n: number } | { t: 'end' };
+export type ToShard = { t: 'batch'; buf: ArrayBuffer; n: number } | { t: 'end'; captureEnd: number };
 /** Messages to the reader thread, in order on the shard's port; 'done' comes last and carries the result. */
 export type FromShard = { t: 'ack'; buf: ArrayBuffer } | { t: 'flows'; text: string } | { t: 'done'; result: ShardResult };
 
@@ -29,7 +29,7 @@ export default function runShard(task: ShardTask): Promise<void> {
           port.postMessage({ t: 'ack', buf: msg.buf } satisfies FromShard, [msg.buf]);
         } else {
           // The result goes on the same port as the flow export, so it arrives after every line.
-          port.postMessage({ t: 'done', result: shard.finish() } satisfies FromShard);
+          port.postMessage({ t: 'done', result: shard.finish(msg.captureEnd) } satisfies FromShard);
           resolve();
         }
       } catch (err) {

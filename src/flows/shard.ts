@@ -41,9 +41,10 @@ export class Shard {
     for (const o of this.observers.values()) this.tracker.addObserver(o);
   }
 
-  finish(): ShardResult {
+  /** Ends the capture at `captureEnd` (seconds, the whole capture's last time). */
+  finish(captureEnd: number): ShardResult {
     const tableBytes = this.tracker.byteSize();
-    this.tracker.finish();
+    this.tracker.finish(captureEnd);
     const observers: Record<string, unknown> = {};
     for (const [id, o] of this.observers) observers[id] = o.partial();
     return { tracker: this.tracker.partial(), observers, tableBytes };

@@ -155,11 +155,17 @@ export class FlowTracker {
     }
 
     if (kind === Kind.ICMP_ERROR) {
-      this.icmpError(s, r, base, srcIsA ? 1 : 0, now);
+      // The error travels toward the quoted packet's sender.
+      this.icmpError(s, r, base, r[base + R.IP_DST] === ipA ? 1 : 0, now);
       return;
     }
-    const canonDir = srcIsA ? 0 : 1;
+    // An ICMP reply goes the other way from its key, which is oriented from the requester.
+    const canonDir = (srcIsA ? 0 : 1) ^ ((info & Info.REPLY) !== 0 ? 1 : 0);
     let verdict: number;
+    if (kind === Kind.TCP && (info & Info.BAD_TCP_HEADER) !== 0) {
+      this.badTcpHeader(s, r, base, canonDir, now, hash, vlan, proto, ipA, ipB, kPorts, info);
+      return;
+    }
     if (kind === Kind.TCP) {
       const flags = r[base + R.FLAGS_WIN] & 0xfff;
       // A new connection attempt after conntrack deleted the old entry starts a new flow.
@@ -196,18 +202,55 @@ export class FlowTracker {
     this.count(s, r, base, canonDir, verdict);
   }
 
+  /**
+   * A TCP segment conntrack's tcp_error rejects (data offset below 5 or beyond the segment): INVALID.
+   * Zeek ignores it too but keeps the connection it opened (so a flow is made), unless the IP
+   * datagram cannot even hold a TCP header (then only an existing flow counts it).
+   */
+  private badTcpHeader(
+    found: number,
+    r: Uint32Array,
+    base: number,
+    canonDir: number,
+    now: number,
+    hash: number,
+    vlan: number,
+    proto: number,
+    ipA: number,
+    ipB: number,
+    kPorts: number,
+    info: number,
+  ): void {
+    let s = found;
+    this.invalidReason = InvalidReason.BAD_TCP_HEADER;
+    if (s < 0 && (info & Info.SHORT_TCP) === 0) {
+      const ports = r[base + R.KEY_PORTS];
+      s = this.newFlow(hash, vlan, proto, ipA, ipB, kPorts, canonDir, 0, ports & 0xffff, ports >>> 16, r, base);
+    }
+    if (s >= 0) {
+      this.touch(s, r, base, canonDir, now);
+      this.table.u32[s * U.STRIDE + U.VERDICTS + Verdict.INVALID]++;
+    }
+    this.count(s, r, base, canonDir, Verdict.INVALID);
+  }
+
   private count(s: number, r: Uint32Array, base: number, canonDir: number, verdict: number): void {
     this.verdictCounts[verdict]++;
     const obs = this.observers;
     for (let i = 0; i < obs.length; i++) obs[i]!.onPacket(this, s, r, base, canonDir, verdict);
   }
 
-  /** Ends every flow (end of the capture) and flushes the export. */
-  finish(): void {
+  /**
+   * Ends every flow at the end of the capture and flushes the export. `captureEnd` is the latest
+   * time of the whole capture (not only this shard's), so that what is alive or expired at the end
+   * does not depend on how flows were spread over shards.
+   */
+  finish(captureEnd: number): void {
+    if (captureEnd > this.now) this.now = captureEnd;
     // Flows still live are reported as they stand; their slots need no clearing, the table is done.
     const live = this.table.liveSlots();
     live.sort((a, b) => this.firstFrame(a) - this.firstFrame(b));
-    for (const s of live) this.finalize(s, EndReason.END_OF_CAPTURE, false);
+    for (const s of live) this.finalize(s, this.now >= this.flowExpiry(s) ? EndReason.EXPIRED : EndReason.END_OF_CAPTURE, false);
     this.flushExport();
   }
 
@@ -501,7 +544,8 @@ export class FlowTracker {
     u32[b + U.LAST_SEC] = r[base + R.TS_SEC];
     u32[b + U.LAST_NS] = r[base + R.TS_NS];
     t.f64[s * D.STRIDE + D.LAST_TIME] = r[base + R.TS_SEC] + r[base + R.TS_NS] * 1e-9;
-    const flip = zeekFlipsAtStart(proto === IpProto.TCP, proto === IpProto.UDP, tcpFlags, sport, dport, this.likelyServerPorts);
+    // Zeek does not flip roles for a packet to the broadcast address.
+    const flip = r[base + R.IP_DST] !== 0xffffffff && zeekFlipsAtStart(proto === IpProto.TCP, proto === IpProto.UDP, tcpFlags, sport, dport, this.likelyServerPorts);
     const senderIsA = canonDir === 0;
     t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] = senderIsA !== flip ? 1 : 0;
     if (flip) this.zeek.flipMark(s);

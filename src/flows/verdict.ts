@@ -30,6 +30,8 @@ export const enum InvalidReason {
   ICMP_UNTRACKABLE = 8,
   /** udp_error: a UDP length that does not fit. */
   UDP_BAD_LENGTH = 9,
+  /** tcp_error: a TCP header shorter than 20 bytes or longer than the segment. */
+  BAD_TCP_HEADER = 10,
 }
 
 export const INVALID_REASON_NAMES = [
@@ -43,4 +45,5 @@ export const INVALID_REASON_NAMES = [
   'ICMP reply without a request',
   'untrackable ICMP',
   'bad UDP length',
+  'bad TCP header length',
 ] as const;
