@@ -56,6 +56,7 @@ interface Partial {
 }
 
 class Observer implements ShardObserver {
+  readonly packets = 'invalid' as const;
   private readonly groups = new Map<string, Group>();
   private readonly samples = new Map<string, EvidenceSample>();
 

@@ -6,6 +6,7 @@
  */
 import { IpProto } from '../decode/ipproto.js';
 import { B, D, U } from '../flows/flow-table.js';
+import { EventScratch } from '../flows/flow-view.js';
 import { R } from '../flows/record.js';
 import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
@@ -21,9 +22,6 @@ const ID = 'flow.one_way';
 const OPTIONS: readonly OptionSpec[] = [
   { key: 'one-way-min-packets', default: 2, min: 1, max: 1e9, integer: true, unit: 'packets', description: 'packets a TCP flow must have, all in one direction, to count as one-way' },
 ];
-
-const ACK = 0x10;
-const SYN = 0x02;
 
 interface Group {
   key: string;
@@ -44,51 +42,40 @@ interface Partial {
   groups: Group[];
 }
 
-/** Per live flow, while it is one-way: its INVALID packets so far (frames kept for evidence). */
+/** Per live flow with INVALID packets: how many of each kind, and their first frames for evidence. */
 interface Pending {
   invalidByKind: Record<string, number>;
   invalid: number;
-  /** Saw an ACK-flagged packet from the originator: it heard from the other side. */
-  acked: boolean;
   items: EvidenceItem[];
 }
 
 class Observer implements ShardObserver {
+  readonly packets = 'invalid' as const;
   private readonly pending = new Map<number, Pending>();
   private readonly groups = new Map<string, Group>();
   private readonly samples = new Map<string, EvidenceSample>();
+  private readonly ev = new EventScratch();
 
   constructor(private readonly minPackets: number) {}
 
+  /** Only INVALID packets of TCP flows are noted here; everything else is judged at the flow's end. */
   onPacket(tr: FlowTracker, s: number, r: Uint32Array, base: number, _canonDir: number, verdict: number): void {
-    if (s < 0 || tr.table.u8[s * B.STRIDE + B.PROTO] !== IpProto.TCP) return;
-    // Only flows that are still one-way matter: stop at the first packet of the other direction.
-    const d = s * D.STRIDE;
-    const zo = tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1;
-    if (tr.table.f64[d + D.PKTS + 1 - zo] > 0) {
-      this.pending.delete(s);
-      return;
-    }
+    if (verdict !== Verdict.INVALID || s < 0 || tr.table.u8[s * B.STRIDE + B.PROTO] !== IpProto.TCP) return;
     let p = this.pending.get(s);
     if (!p) {
-      p = { invalidByKind: {}, invalid: 0, acked: false, items: [] };
+      p = { invalidByKind: {}, invalid: 0, items: [] };
       this.pending.set(s, p);
     }
-    const flags = r[base + R.FLAGS_WIN] & 0xfff;
-    if ((flags & ACK) !== 0 && (flags & SYN) === 0) p.acked = true;
     const kind = packetKind(r, base);
-    const first = p.items.length === 0;
-    if (verdict === Verdict.INVALID) {
-      p.invalid++;
-      p.invalidByKind[kind] = (p.invalidByKind[kind] ?? 0) + 1;
-    }
-    if (first || (verdict === Verdict.INVALID && p.items.length < 4)) {
+    p.invalid++;
+    p.invalidByKind[kind] = (p.invalidByKind[kind] ?? 0) + 1;
+    if (p.items.length < 4) {
       const ports = r[base + R.KEY_PORTS];
       p.items.push({
         frame: r[base + R.FRAME],
         tsSec: r[base + R.TS_SEC],
         tsNs: r[base + R.TS_NS],
-        what: verdict === Verdict.INVALID ? `${kind}, INVALID for conntrack: its SYN+ACK or data never passed here` : `${kind}: first packet of a connection whose answers never pass here`,
+        what: `${kind}, INVALID for conntrack: its SYN+ACK or data never passed here`,
         srcIp: r[base + R.IP_SRC],
         dstIp: r[base + R.IP_DST],
         srcPort: ports & 0xffff,
@@ -99,14 +86,17 @@ class Observer implements ShardObserver {
 
   onFlowEnd(tr: FlowTracker, s: number): void {
     const p = this.pending.get(s);
-    if (!p) return;
-    this.pending.delete(s);
+    if (p) this.pending.delete(s);
     const t = tr.table;
+    if (t.u8[s * B.STRIDE + B.PROTO] !== IpProto.TCP) return;
     const d = s * D.STRIDE;
     const zo = t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1;
     const packets = t.f64[d + D.PKTS + zo];
-    // One-way, and the originator acknowledged something: the other direction exists elsewhere.
-    if (t.f64[d + D.PKTS + 1 - zo] > 0 || packets < this.minPackets || !p.acked) return;
+    if (t.f64[d + D.PKTS + 1 - zo] > 0 || packets < this.minPackets) return;
+    // The originator acknowledged something (a pure ACK or data: history A or D): the other
+    // direction exists, elsewhere. A lone SYN and its retransmissions is a dead server, not this.
+    const history = tr.zeek.history(s);
+    if (!/[AD]/.test(history)) return;
     const server = serverEnd(tr, s);
     const key = endpointKey(server);
     let g = this.groups.get(key);
@@ -124,13 +114,31 @@ class Observer implements ShardObserver {
     }
     g.flows++;
     g.packets += packets;
-    g.invalid += p.invalid;
-    for (const [k, n] of Object.entries(p.invalidByKind)) g.invalidByKind[k] = (g.invalidByKind[k] ?? 0) + n;
-    const client = clientEnd(tr, s).ip;
-    if (!g.clients.includes(client) && g.clients.length < 16) g.clients.push(client);
+    if (p) {
+      g.invalid += p.invalid;
+      for (const [k, n] of Object.entries(p.invalidByKind)) g.invalidByKind[k] = (g.invalidByKind[k] ?? 0) + n;
+    }
+    const client = clientEnd(tr, s);
+    if (!g.clients.includes(client.ip) && g.clients.length < 16) g.clients.push(client.ip);
     if (fs < g.firstSec || (fs === g.firstSec && fn < g.firstNs)) [g.firstSec, g.firstNs] = [fs, fn];
     if (ls > g.lastSec || (ls === g.lastSec && ln > g.lastNs)) [g.lastSec, g.lastNs] = [ls, ln];
-    sample.addAll(p.items);
+    // The first packet of the flow, then its first INVALID ones.
+    const items: EvidenceItem[] = [];
+    const n = this.ev.load(tr, s);
+    if (n > 0) {
+      items.push({
+        frame: this.ev.frame[0]!,
+        tsSec: this.ev.tsSec[0]!,
+        tsNs: this.ev.tsNs[0]!,
+        what: 'first handshake packet of a connection whose answers never pass here',
+        srcIp: client.ip,
+        srcPort: client.port,
+        dstIp: server.ip,
+        dstPort: server.port,
+      });
+    }
+    if (p) items.push(...p.items);
+    sample.addAll(items);
   }
 
   partial(): Partial {

@@ -49,6 +49,11 @@ interface Partial {
 class MultipleMacsLink implements LinkDetector {
   readonly interest = FrameClass.ARP | FrameClass.IPV4;
   private readonly locals = new Map<number, Local>();
+  /** The last lookup (consecutive frames mostly come from one source): key and result. */
+  private lastKey = -1;
+  private lastLocal: Local | undefined = undefined;
+  /** A 16-bit hash of every local address: most IPv4 frames are dismissed without a Map lookup. */
+  private readonly seen = new Uint8Array(65536);
 
   constructor(private readonly maxIps: number) {}
 
@@ -57,8 +62,16 @@ class MultipleMacsLink implements LinkDetector {
       this.learn(f);
       return;
     }
-    if (this.locals.size === 0) return;
-    const e = this.locals.get(scopeIpKey(vlanScope(f), f.ipSrc));
+    const ip = f.ipSrc;
+    if (this.seen[(ip ^ (ip >>> 16)) & 0xffff] === 0) return;
+    const key = scopeIpKey(vlanScope(f), ip);
+    let e: Local | undefined;
+    if (key === this.lastKey) e = this.lastLocal;
+    else {
+      e = this.locals.get(key);
+      this.lastKey = key;
+      this.lastLocal = e;
+    }
     if (e === undefined) return;
     const mac = f.srcMac;
     let s = e.last;
@@ -96,6 +109,9 @@ class MultipleMacsLink implements LinkDetector {
       return;
     }
     if (this.locals.size >= this.maxIps) return;
+    // A new local address: the cached miss may be for it.
+    this.lastKey = -1;
+    this.seen[(ip ^ (ip >>> 16)) & 0xffff] = 1;
     this.locals.set(key, { key, vlan: vlanScope(f), ip, arpMac: mac, arpMacs: [mac], srcs: [], last: null, mismatched: 0, mismatchSpan: new Span(), mismatchSample: new EvidenceSample() });
   }
 

@@ -13,6 +13,7 @@ import { Layer, type Frame } from '../decode/frame.js';
 import { formatDuration, formatIpv4, formatMac } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
+import { F64Column, MacIndex } from './mac-index.js';
 import { FrameClass, type Detector, type LinkDetector, type OptionSpec, type OptionValues, type ReduceContext } from './types.js';
 
 const ID = 'l2.unknown_unicast_flood';
@@ -40,20 +41,6 @@ const OPTIONS: readonly OptionSpec[] = [
     description: "MAC of the interface the capture was taken on, when it cannot be inferred (then every unicast frame for another MAC is flooded traffic seen there)",
   },
 ];
-
-/** What the bridge knows of a MAC, and counters for the capture-host inference. */
-interface MacEntry {
-  /** Last time the MAC sent a frame (seconds), or -Infinity if it never did. */
-  last: number;
-  lastFrame: number;
-  /** Frames with this MAC as source / as unicast destination. */
-  asSrc: number;
-  asDst: number;
-  /** IPv4 addresses this MAC announced as ARP sender (bounded). */
-  arpIps: number[];
-  /** The current flood episode's aggregate, while the MAC stays forgotten. */
-  flood: FloodAgg | null;
-}
 
 interface FloodAgg {
   mac: number;
@@ -83,14 +70,19 @@ interface Partial {
 
 class FloodDetector implements LinkDetector {
   readonly interest = FrameClass.ANY;
-  private readonly fdb = new Map<number, MacEntry>();
+  /** What the bridge knows: per MAC (by MacIndex index) when it last sent, in which frame. */
+  private readonly macs = new MacIndex();
+  private readonly last = new F64Column(1024, -Infinity);
+  private readonly lastFrame = new F64Column(1024);
+  /** 1 while the MAC is in a flood episode (forgotten, and frames for it seen). */
+  private readonly inEpisode = new F64Column(1024);
+  /** IPv4 addresses each MAC announced as ARP sender (bounded), by index. */
+  private readonly arpIps = new Map<number, number[]>();
   private readonly floods = new Map<number, FloodAgg>();
   /** Last time an ARP request asked for each IPv4 address. */
   private readonly arpAsked = new Map<number, number>();
   private lastSrc = -1;
-  private lastSrcEntry: MacEntry | null = null;
-  private lastDst = -1;
-  private lastDstEntry: MacEntry | null = null;
+  private lastSrcIndex = -1;
 
   // Capture-host inference: the first unicast frames are buffered (numbers only), then replayed.
   private hostMac: number | null = null;
@@ -102,7 +94,6 @@ class FloodDetector implements LinkDetector {
   private readonly pendNs = new Uint32Array(HOST_INFERENCE_FRAMES);
   private readonly pendIp = new Uint32Array(HOST_INFERENCE_FRAMES);
   private pending = 0;
-  private unicastFrames = 0;
 
   constructor(
     private readonly ageing: number,
@@ -118,29 +109,19 @@ class FloodDetector implements LinkDetector {
     const now = f.tsSec + f.tsNs * 1e-9;
     const src = f.srcMac;
     const dst = f.dstMac;
-    const isSll = (f.layers & Layer.SLL) !== 0;
     if (src !== 0 && !isGroup(src)) this.learn(src, now, f);
-    if (isSll) {
+    if ((f.layers & Layer.SLL) !== 0) {
       // Cooked captures have no destination MAC, but the kernel says whether the frame was for us.
       if (f.sllPacketType === PACKET_OTHERHOST) this.foreignFrame(0, src, f.frameNo, f.tsSec, f.tsNs, (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0);
       return;
     }
     if ((f.layers & Layer.ETHERNET) === 0 || isGroup(dst)) return;
-    this.unicastFrames++;
-    let e: MacEntry | undefined;
-    if (dst === this.lastDst && this.lastDstEntry) e = this.lastDstEntry;
-    else {
-      e = this.fdb.get(dst);
-      if (!e) {
-        e = { last: -Infinity, lastFrame: 0, asSrc: 0, asDst: 0, arpIps: [], flood: null };
-        this.fdb.set(dst, e);
-      }
-      this.lastDst = dst;
-      this.lastDstEntry = e;
-    }
-    e.asDst++;
     // A MAC never seen sending is not evidence of anything: the bridge may have learned it before the capture.
-    if (e.last !== -Infinity && now - e.last > this.ageing) this.agedOutFrame(dst, e, now, f);
+    const j = this.macs.find(dst);
+    if (j >= 0) {
+      const silence = now - this.last.data[j]!;
+      if (silence > this.ageing) this.agedOutFrame(dst, j, silence, now, f);
+    }
     const ip = (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0;
     if (!this.hostDecided) {
       const i = this.pending++;
@@ -157,28 +138,30 @@ class FloodDetector implements LinkDetector {
   }
 
   private learn(src: number, now: number, f: Frame): void {
-    let e: MacEntry | undefined;
-    if (src === this.lastSrc && this.lastSrcEntry) e = this.lastSrcEntry;
+    let i: number;
+    if (src === this.lastSrc) i = this.lastSrcIndex;
     else {
-      e = this.fdb.get(src);
-      if (!e) {
-        e = { last: -Infinity, lastFrame: 0, asSrc: 0, asDst: 0, arpIps: [], flood: null };
-        this.fdb.set(src, e);
-      }
+      i = this.macs.add(src);
+      this.last.ensure(i);
+      this.lastFrame.ensure(i);
+      this.inEpisode.ensure(i);
       this.lastSrc = src;
-      this.lastSrcEntry = e;
+      this.lastSrcIndex = i;
     }
-    if (e.flood !== null) {
+    if (this.inEpisode.data[i] === 1) {
       // The MAC speaks again: the bridge re-learns it and the flood episode ends here.
-      e.flood.sample.add({ frame: f.frameNo, tsSec: f.tsSec, tsNs: f.tsNs, what: 'the MAC sends again: the bridge re-learns it and stops flooding', srcMac: src });
-      e.flood = null;
+      this.floods.get(src)!.sample.add({ frame: f.frameNo, tsSec: f.tsSec, tsNs: f.tsNs, what: 'the MAC sends again: the bridge re-learns it and stops flooding', srcMac: src });
+      this.inEpisode.data[i] = 0;
     }
-    e.last = now;
-    e.lastFrame = f.frameNo;
-    e.asSrc++;
+    this.last.data[i] = now;
+    this.lastFrame.data[i] = f.frameNo;
     if ((f.layers & Layer.ARP) !== 0) {
       if (f.arpOp === 1) this.arpAsked.set(f.arpTargetIp, now);
-      if (f.arpSenderIp !== 0 && !e.arpIps.includes(f.arpSenderIp) && e.arpIps.length < 8) e.arpIps.push(f.arpSenderIp);
+      if (f.arpSenderIp !== 0) {
+        const ips = this.arpIps.get(i) ?? [];
+        if (!ips.includes(f.arpSenderIp) && ips.length < 8) ips.push(f.arpSenderIp);
+        this.arpIps.set(i, ips);
+      }
     }
   }
 
@@ -199,17 +182,17 @@ class FloodDetector implements LinkDetector {
     return a;
   }
 
-  private agedOutFrame(dst: number, e: MacEntry, now: number, f: Frame): void {
+  private agedOutFrame(dst: number, j: number, silence: number, now: number, f: Frame): void {
     const a = this.agg(dst, { sec: f.tsSec, ns: f.tsNs });
-    const silence = now - e.last;
     a.agedOut++;
     if (silence > a.maxSilence) a.maxSilence = silence;
     const ip = (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0;
     if (ip !== 0 && !a.ips.includes(ip) && a.ips.length < 8) a.ips.push(ip);
-    if (e.flood === null) {
-      e.flood = a;
+    if (this.inEpisode.data[j] !== 1) {
+      this.inEpisode.data[j] = 1;
       a.episodes++;
-      const asked = e.arpIps.concat(ip !== 0 ? [ip] : []).some((x) => {
+      const candidates = (this.arpIps.get(j) ?? []).concat(ip !== 0 ? [ip] : []);
+      const asked = candidates.some((x) => {
         const t = this.arpAsked.get(x);
         return t !== undefined && now - t <= this.ageing;
       });
@@ -219,7 +202,7 @@ class FloodDetector implements LinkDetector {
       frame: f.frameNo,
       tsSec: f.tsSec,
       tsNs: f.tsNs,
-      what: `unicast to a MAC silent for ${formatDuration(silence)} (last sent in frame ${e.lastFrame}): flooded`,
+      what: `unicast to a MAC silent for ${formatDuration(silence)} (last sent in frame ${this.lastFrame.data[j]}): flooded`,
       srcMac: f.srcMac,
       dstMac: dst,
       ...((f.layers & Layer.IPV4) !== 0 ? { srcIp: f.ipSrc, dstIp: f.ipDst } : {}),

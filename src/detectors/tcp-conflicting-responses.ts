@@ -11,7 +11,7 @@ import { readFlow, type FlowRecord } from '../flows/flow-view.js';
 import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
 import { formatIpv4, formatMac } from '../report/format.js';
-import { endpointKey, endpointName, serverEnd } from './flow-endpoints.js';
+import { EndpointMap, endpointKey, endpointName, serverEnd } from './flow-endpoints.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import type { Detector, OptionValues, ReduceContext } from './types.js';
@@ -71,6 +71,8 @@ interface ServerPartial {
 
 interface Partial {
   servers: ServerPartial[];
+  /** [server key, handshakes with no refusal] for every server of the shard. */
+  normal: Array<[string, number]>;
 }
 
 const HIT_SAMPLE = 20;
@@ -163,8 +165,10 @@ function hitEvidence(h: Hit, f: { client: number; clientPort: number; server: nu
 }
 
 class Observer implements ShardObserver {
+  readonly packets = 'none' as const;
   private readonly servers = new Map<string, ServerPartial>();
-  private readonly normalOnly = new Map<string, number>();
+  /** Handshakes with no refusal, per server: counted without reading the flow or building a key string. */
+  private readonly normalOnly = new EndpointMap<number>();
 
   onPacket(): void {}
 
@@ -173,21 +177,21 @@ class Observer implements ShardObserver {
     if (t.u8[s * B.STRIDE + B.PROTO] !== IpProto.TCP) return;
     const flags = t.u8[s * B.STRIDE + B.EV_FLAGS];
     if ((flags & EvFlag.HAS_SYNACK) === 0) return;
-    const key = endpointKey(serverEnd(tr, s));
+    const server = serverEnd(tr, s);
     if ((flags & EvFlag.HAS_RST) === 0 && t.u32[s * U.STRIDE + U.ICMP_ERRORS] === 0) {
-      // The common case: a handshake with no refusal. Count it without reading the flow.
-      this.normalOnly.set(key, (this.normalOnly.get(key) ?? 0) + 1);
+      this.normalOnly.set(server.vlan, server.ip, server.port, (this.normalOnly.get(server.vlan, server.ip, server.port) ?? 0) + 1);
       return;
     }
     const f = readFlow(tr, s);
     const { hits, normal } = analyzeHandshakes(f);
     if (hits.length === 0) {
-      if (normal > 0) this.normalOnly.set(key, (this.normalOnly.get(key) ?? 0) + normal);
+      if (normal > 0) this.normalOnly.set(server.vlan, server.ip, server.port, (this.normalOnly.get(server.vlan, server.ip, server.port) ?? 0) + normal);
       return;
     }
+    const key = endpointKey(server);
     let sp = this.servers.get(key);
     if (!sp) {
-      sp = { key, serverIp: f.respIp, serverPort: f.respPort, vlan: serverEnd(tr, s).vlan, hits: 0, normal: 0, refusedFirst: 0, macsDiffer: 0, rejectFingerprint: 0, sample: [], evidence: { items: [], total: 0 } };
+      sp = { key, serverIp: f.respIp, serverPort: f.respPort, vlan: server.vlan, hits: 0, normal: 0, refusedFirst: 0, macsDiffer: 0, rejectFingerprint: 0, sample: [], evidence: { items: [], total: 0 } };
       this.servers.set(key, sp);
     }
     sp.normal += normal;
@@ -207,14 +211,10 @@ class Observer implements ShardObserver {
   }
 
   partial(): Partial {
-    const servers = [...this.servers.values()];
-    for (const sp of servers) sp.normal += this.normalOnly.get(sp.key) ?? 0;
-    // Servers with only normal handshakes matter when another shard saw hits for them.
-    for (const [key, n] of this.normalOnly) {
-      if (this.servers.has(key)) continue;
-      servers.push({ key, serverIp: 0, serverPort: 0, vlan: 0, hits: 0, normal: n, refusedFirst: 0, macsDiffer: 0, rejectFingerprint: 0, sample: [], evidence: { items: [], total: 0 } });
-    }
-    return { servers };
+    // Normal handshakes matter only for servers that some shard saw refused: send them all, keyed.
+    const normal: Array<[string, number]> = [];
+    for (const [e, n] of this.normalOnly.entries()) normal.push([endpointKey(e), n]);
+    return { servers: [...this.servers.values()], normal };
   }
 }
 
@@ -242,6 +242,12 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
       ev.merge(m.evidence);
       ev.merge(sp.evidence);
       m.evidence = ev.toJSON();
+    }
+  }
+  for (const p of partials as Partial[]) {
+    for (const [key, n] of p.normal) {
+      const m = merged.get(key);
+      if (m) m.normal += n;
     }
   }
   const findings: Finding[] = [];

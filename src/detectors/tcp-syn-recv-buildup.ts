@@ -111,6 +111,7 @@ function addSample(current: Sample | null, item: EvidenceItem): Sample {
 }
 
 class Observer implements ShardObserver {
+  readonly packets = 'none' as const;
   private readonly servers = new EndpointMap<ServerAgg>();
   private readonly ev = new EventScratch();
 

@@ -30,6 +30,11 @@ export const END_REASON_NAMES = ['expired', 'evicted', 'reopened', 'end_of_captu
 
 /** What flow-scope detectors implement to watch the tracker. */
 export interface FlowObserver {
+  /**
+   * Which packets `onPacket` wants: every one, only those conntrack calls INVALID, or none (flow
+   * ends only). Most watch flow ends; calling them for every packet would cost on the hot path.
+   */
+  readonly packets: 'all' | 'invalid' | 'none';
   /** After the tracker processed a record. `slot` is -1 for packets that belong to no flow. */
   onPacket(tr: FlowTracker, slot: number, r: Uint32Array, base: number, canonDir: number, verdict: number): void;
   /** Just before a flow is removed. */
@@ -76,6 +81,9 @@ export class FlowTracker {
   private readonly seg = new TcpSegment();
   private readonly likelyServerPorts = new Uint8Array(65536);
   private readonly observers: FlowObserver[] = [];
+  /** Observers by the packets they want (see FlowObserver.packets). */
+  private readonly everyPacket: FlowObserver[] = [];
+  private readonly invalidPackets: FlowObserver[] = [];
 
   private readonly verdictCounts = new Float64Array(4);
   private readonly connStateCounts = new Map<string, number>();
@@ -113,6 +121,8 @@ export class FlowTracker {
 
   addObserver(o: FlowObserver): void {
     this.observers.push(o);
+    if (o.packets === 'all') this.everyPacket.push(o);
+    else if (o.packets === 'invalid') this.invalidPackets.push(o);
   }
 
   /** Processes `count` records of a batch. */
@@ -236,8 +246,12 @@ export class FlowTracker {
 
   private count(s: number, r: Uint32Array, base: number, canonDir: number, verdict: number): void {
     this.verdictCounts[verdict]++;
-    const obs = this.observers;
-    for (let i = 0; i < obs.length; i++) obs[i]!.onPacket(this, s, r, base, canonDir, verdict);
+    const all = this.everyPacket;
+    for (let i = 0; i < all.length; i++) all[i]!.onPacket(this, s, r, base, canonDir, verdict);
+    if (verdict === Verdict.INVALID) {
+      const inv = this.invalidPackets;
+      for (let i = 0; i < inv.length; i++) inv[i]!.onPacket(this, s, r, base, canonDir, verdict);
+    }
   }
 
   /**

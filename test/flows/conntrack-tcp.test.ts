@@ -277,6 +277,7 @@ class Lab implements TcpSink<string> {
   constructor(conntrack: Partial<ConntrackOptions> = {}) {
     this.tr = new FlowTracker({ ...defaultTrackerOptions(), conntrack: { ...DEFAULT_CONNTRACK, ...conntrack } }, 64);
     this.tr.addObserver({
+      packets: 'all',
       onPacket: (_tr, slot, _r, _base, _dir, verdict) => {
         this.slot = slot;
         this.lastVerdict = VERDICT_NAMES[verdict]!;
