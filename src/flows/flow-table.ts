@@ -1,5 +1,5 @@
 /**
- * The flows of one shard: one fixed-size 448-byte slot per flow in one ArrayBuffer, seen through
+ * The flows of one shard: one fixed-size 400-byte slot per flow in one ArrayBuffer, seen through
  * three typed arrays (u32, f64, u8), each field at a constant offset inside the slot. A packet
  * touches a few adjacent cache lines of its flow, which the hardware prefetches together, instead
  * of dozens of columns or three distant arrays. A separate open-addressing
@@ -17,105 +17,104 @@ export const HISTORY_MAX = 32;
 
 // Field offsets are const enums: tsc inlines them as numbers, so a field access is an indexed load
 // with a literal offset (an object of offsets built at run time ended up in dictionary mode).
+// The three views share one 400-byte slot; each field's place is a byte offset (enum value × the
+// element size). Ordered by use: the lookup key, the times and conntrack's state in the first
+// cache line, window tracking and Zeek's state in the second, counters in the third, MACs in the
+// fourth, the rest after; a packet of an established flow touches the first five lines, which sit
+// together and are fetched together.
 
-/** Unsigned 32-bit fields of a slot (offsets in words). */
+/** Unsigned 32-bit fields (offsets in words). */
 export const enum U {
-  VLAN = 0,
-  IP_A = VLAN + 1,
-  IP_B = IP_A + 1,
+  VLAN = 4,
+  IP_A = 5,
+  IP_B = 6,
   /** portA | portB << 16 */
-  PORTS = IP_B + 1,
-  HASH = PORTS + 1,
-  FIRST_FRAME = HASH + 1,
-  LAST_FRAME = FIRST_FRAME + 1,
-  FIRST_SEC = LAST_FRAME + 1,
-  FIRST_NS = FIRST_SEC + 1,
-  LAST_SEC = FIRST_NS + 1,
-  LAST_NS = LAST_SEC + 1,
-  /** Up to 4 distinct TTLs per canonical direction, one per byte (2 words). */
-  TTLS = LAST_NS + 1,
-  /** Packets per conntrack verdict (4 words). */
-  VERDICTS = TTLS + 2,
-  /** Handshake evidence list: first and last event + 1 (0 = none). */
-  EV_HEAD = VERDICTS + 4,
-  EV_TAIL = EV_HEAD + 1,
-  EV_DROPPED = EV_TAIL + 1,
-  ICMP_ERRORS = EV_DROPPED + 1,
-  /** Conntrack entries this flow has had (a REJ'd SYN deletes one; a later packet may create another). */
-  CT_ENTRIES = ICMP_ERRORS + 1,
-  CT_LAST_SEQ = CT_ENTRIES + 1,
-  CT_LAST_ACK = CT_LAST_SEQ + 1,
-  CT_LAST_END = CT_LAST_ACK + 1,
-  CT_LAST_WIN = CT_LAST_END + 1,
+  PORTS = 7,
+  HASH = 8,
+  CT_LAST_SEQ = 9,
+  CT_LAST_ACK = 10,
+  CT_LAST_END = 11,
+  CT_LAST_WIN = 12,
   /** Window tracking per conntrack direction (2 words each). */
-  TD_END = CT_LAST_WIN + 1,
-  TD_MAXEND = TD_END + 2,
-  TD_MAXWIN = TD_MAXEND + 2,
-  TD_MAXACK = TD_MAXWIN + 2,
-  Z_SEEN = TD_MAXACK + 2,
-  /** Per Zeek role (2 words each). */
-  Z_LAST_SYN = Z_SEEN + 1,
-  Z_LAST_FIN = Z_LAST_SYN + 2,
-  Z_LAST_RST = Z_LAST_FIN + 2,
-  Z_LAST_SEQ = Z_LAST_RST + 2,
+  TD_END = 16,
+  TD_MAXEND = 18,
+  TD_MAXWIN = 20,
+  TD_MAXACK = 22,
+  Z_SEEN = 28,
+  LAST_FRAME = 29,
+  LAST_SEC = 30,
+  LAST_NS = 31,
+  /** Up to 4 distinct TTLs per canonical direction, one per byte (2 words). */
+  TTLS = 64,
+  Z_LAST_SEQ = 66,
+  /** Packets per conntrack verdict (4 words). */
+  VERDICTS = 68,
   /** Logarithmic letters per role: [role*2 + 0] retransmissions (T), [role*2 + 1] zero windows (W). */
-  Z_LOG = Z_LAST_SEQ + 2,
-  /** One past the last u32 field. */
-  END = Z_LOG + 4,
-  /** Words per slot: the slot is SLOT_BYTES long, shared by the three views. */
-  STRIDE = 112,
+  Z_LOG = 72,
+  /** Handshake evidence list: first and last event + 1 (0 = none). */
+  EV_HEAD = 76,
+  EV_TAIL = 77,
+  Z_LAST_SYN = 78,
+  Z_LAST_FIN = 80,
+  Z_LAST_RST = 82,
+  FIRST_FRAME = 86,
+  FIRST_SEC = 87,
+  FIRST_NS = 88,
+  EV_DROPPED = 89,
+  ICMP_ERRORS = 90,
+  /** Conntrack entries this flow has had (a REJ'd SYN deletes one; a later packet may create another). */
+  CT_ENTRIES = 91,
+  /** Elements per slot. */
+  STRIDE = 100,
 }
 
-/** Float64 fields of a slot (offsets in doubles). */
+/** Float64 fields (offsets in doubles). */
 export const enum D {
-  /** Last packet time in seconds. (The f64 fields start at byte 192 of the slot, after the u32 ones.) */
-  LAST_TIME = 24,
+  /** Last packet time in seconds. */
+  LAST_TIME = 0,
+  CT_EXPIRES = 1,
   /** Per canonical direction (2 each). */
-  PKTS = LAST_TIME + 1,
-  IP_BYTES = PKTS + 2,
-  PAYLOAD_BYTES = IP_BYTES + 2,
-  /** Source MACs seen per canonical direction: [dir*MAC_SET_SIZE + i] (2 × 4). */
-  MACS = PAYLOAD_BYTES + 2,
-  CT_CREATED = MACS + 8,
-  CT_EXPIRES = CT_CREATED + 1,
+  PKTS = 16,
+  IP_BYTES = 18,
+  PAYLOAD_BYTES = 20,
   /** Payload bytes per Zeek role. */
-  Z_PAYLOAD = CT_EXPIRES + 1,
-  END = Z_PAYLOAD + 2,
-  /** Doubles per slot. */
-  STRIDE = 56,
+  Z_PAYLOAD = 22,
+  /** Source MACs seen per canonical direction: [dir*MAC_SET_SIZE + i] (2 × 4). */
+  MACS = 24,
+  CT_CREATED = 42,
+  /** Elements per slot. */
+  STRIDE = 50,
 }
 
-/** Byte fields of a slot (offsets in bytes). */
+/** Byte fields (offsets in bytes). */
 export const enum B {
-  /** (The byte fields start at byte 344 of the slot, after the f64 ones.) */
-  PROTO = 344,
-  USED = PROTO + 1,
-  MAC_COUNT = USED + 1,
-  MAC_OVERFLOW = MAC_COUNT + 2,
-  TTL_COUNT = MAC_OVERFLOW + 2,
-  EV_COUNT = TTL_COUNT + 2,
-  EV_FLAGS = EV_COUNT + 1,
-  CT_ORIG_IS_A = EV_FLAGS + 1,
-  CT_STATE = CT_ORIG_IS_A + 1,
-  CT_STATUS = CT_STATE + 1,
-  CT_LAST_INDEX = CT_STATUS + 1,
-  CT_LAST_DIR = CT_LAST_INDEX + 1,
-  CT_LAST_FLAGS = CT_LAST_DIR + 1,
-  CT_LAST_WSCALE = CT_LAST_FLAGS + 1,
-  CT_RETRANS = CT_LAST_WSCALE + 1,
+  PROTO = 52,
+  USED = 53,
+  CT_ORIG_IS_A = 54,
+  CT_STATE = 55,
+  CT_STATUS = 56,
+  CT_LAST_INDEX = 57,
+  CT_LAST_DIR = 58,
+  CT_LAST_FLAGS = 59,
+  CT_LAST_WSCALE = 60,
+  CT_RETRANS = 61,
   /** Per conntrack direction. */
-  TD_SCALE = CT_RETRANS + 1,
-  TD_FLAGS = TD_SCALE + 2,
-  Z_ORIG_IS_A = TD_FLAGS + 2,
+  TD_SCALE = 62,
+  TD_FLAGS = 96,
+  Z_ORIG_IS_A = 98,
   /** Per Zeek role. */
-  Z_STATE = Z_ORIG_IS_A + 1,
-  Z_HIST_LEN = Z_STATE + 2,
-  Z_HAS = Z_HIST_LEN + 1,
+  Z_STATE = 99,
+  Z_HAS = 101,
+  Z_HIST_LEN = 103,
+  EV_COUNT = 104,
+  EV_FLAGS = 105,
+  MAC_COUNT = 106,
+  TTL_COUNT = 108,
+  MAC_OVERFLOW = 110,
   /** History letters (HISTORY_MAX). */
-  Z_HIST = Z_HAS + 2,
-  END = Z_HIST + 32,
-  /** Bytes per slot. */
-  STRIDE = 448,
+  Z_HIST = 368,
+  /** Elements per slot. */
+  STRIDE = 400,
 }
 
 /** CT_STATUS bits. */
@@ -126,8 +125,8 @@ export const CtStatus = {
   ASSURED: 4,
 } as const;
 
-/** Bytes per flow slot: 7 cache lines holding the u32, f64 and byte fields one after the other. */
-export const SLOT_BYTES = 448;
+/** Bytes per flow slot. */
+export const SLOT_BYTES = 400;
 
 export class FlowTable {
   capacity = 0;
