@@ -62,11 +62,13 @@ function finding(b: ArpBinding, window: number, endSec: number, endNs: number): 
     evidenceTotal: claims,
     explanation:
       `Two stations answer ARP for ${ipText} at the same time. Every host that talks to this address keeps whichever answer reached it last, so its traffic goes to one machine or the other and switches with each ARP exchange: connections hang, are reset or reach the wrong server. ` +
-      'Causes: two hosts configured with the same static address (or a static address inside the DHCP pool), a cloned VM that kept its address, a router doing proxy ARP for an address that also lives on the segment, or both members of a failover pair (VRRP/keepalived, Pacemaker, bonding) active at once (split brain). ' +
+      'Causes: two hosts configured with the same static address (or a static address inside the DHCP pool), a cloned VM that kept its address, a router doing proxy ARP for an address that also lives on the segment, both members of a failover pair (VRRP/keepalived, Pacemaker, bonding) active at once (split brain), ' +
+      'a Linux host with two interfaces on the segment answering on both ("ARP flux"), or LVS-DR real servers answering for the virtual IP they carry on lo (only the director may). ' +
       'A planned move, where the new owner announces itself with a gratuitous ARP and the old one falls silent, is reported as arp.changed_mac or arp.flip_flop instead.',
     remediation:
       `Confirm and find both machines: \`arping -I <if> -c 3 ${ipText}\` (answers from two MACs = conflict), \`arping -D -I <if> -c 2 ${ipText}\` (duplicate address detection: exit status 1 means the address is in use), \`ip neigh show ${ipText}\`; find their switch ports with \`show mac address-table address <mac>\` or \`bridge fdb show | grep -i <mac>\`. ` +
       'Then give one of them another address, fix the DHCP reservation or take the static address out of the pool, or repair the failover pair so that only one node holds the address (keepalived: both nodes must see each other\'s VRRP adverts - firewall, multicast, a clashing virtual_router_id). ' +
+      'If both MACs belong to one Linux host, or to LVS-DR real servers, stop them answering for addresses of other interfaces: `sysctl -w net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2`. ' +
       `Afterwards clear stale caches: \`ip neigh flush to ${ipText}\` on the hosts and routers that talk to it.`,
     details: {
       ip: ipText,

@@ -167,6 +167,7 @@ export const ipMultipleMacsDetector: Detector = {
         explanation:
           `${ip} is a local address (ARP announced it), yet its IPv4 packets arrive from more than one Ethernet source, some from a MAC that ARP did not bind it to at the time. ` +
           'Either two machines use the address (an IP conflict: a duplicate static address, a cloned VM, both nodes of a failover pair active), or a device sends packets in its name: a firewall or hypervisor answering for it (an iptables REJECT on a bridge forging the RST with the server\'s IP, as in incident 1), a router or NAT hairpinning its traffic back into the segment, a host moved behind a bridge, or spoofing. ' +
+          'With LVS direct routing it is by design: the real servers answer from their own MACs with the virtual IP that ARP binds to the director. ' +
           'One MAC carrying many IPs (a router) is normal and is not reported; this is the opposite: one IP behind several MACs.',
         remediation:
           `List the MACs and find their ports (\`show mac address-table address <mac>\`, \`bridge fdb show | grep -i <mac>\`); check with \`arping -I <if> -c 3 ${ip}\` whether two stations answer. ` +

@@ -170,14 +170,6 @@ export function scopeIpKey(vlan: number, ip: number): number {
   return vlan * TWO32 + ip;
 }
 
-export function keyVlan(key: number): number {
-  return Math.floor(key / TWO32);
-}
-
-export function keyIp(key: number): number {
-  return key % TWO32;
-}
-
 /** " (VLAN 10)" for a tagged domain, "" otherwise. */
 export function vlanSuffix(vlan: number): string {
   return vlan === 0 ? '' : ` (VLAN ${vlan})`;
@@ -208,6 +200,29 @@ export function macClass(mac: number): MacClass {
   if (oui === 0x01005e) return 'ipv4-multicast';
   if (Math.floor(mac / 0x100000000) === 0x3333) return 'ipv6-multicast';
   return 'multicast';
+}
+
+/** A few words for the class of a destination MAC (for summaries). */
+export function macClassShort(cls: MacClass, mac: number): string {
+  const local = cls !== 'broadcast' && cls !== 'unknown' && isLocalMac(mac) ? ', locally administered' : '';
+  switch (cls) {
+    case 'broadcast':
+      return 'broadcast';
+    case 'ieee-reserved':
+      return 'IEEE 802.1 reserved group, link-local';
+    case 'ieee-group':
+      return 'IEEE 802.1 group, flooded';
+    case 'ipv4-multicast':
+      return 'IPv4 multicast';
+    case 'ipv6-multicast':
+      return 'IPv6 multicast';
+    case 'multicast':
+      return `multicast${local}`;
+    case 'unicast':
+      return `unicast${local}`;
+    default:
+      return 'destination not recorded';
+  }
 }
 
 /** A phrase for the class of a destination MAC. */
@@ -243,11 +258,6 @@ export function hexBytes(b: Uint8Array): string {
   let s = '';
   for (let i = 0; i < b.length; i++) s += (i ? ' ' : '') + b[i]!.toString(16).padStart(2, '0');
   return s;
-}
-
-/** Numeric comparison for sorting keys. */
-export function byNumber(a: number, b: number): number {
-  return a - b;
 }
 
 /** Pluralizes a count: "1 frame", "3 frames". */

@@ -262,7 +262,7 @@ function reduceTree(t: Tree, tcLow: number): Finding {
       ? 'no topology change'
       : `${plural(t.tcEvents, 'topology change')} (${plural(t.tcFlag, 'BPDU')} with the TC flag, ${plural(t.tcn, 'TCN BPDU')}, frames ${t.tcSpan.firstFrame}-${t.tcSpan.lastFrame})`;
   const summary =
-    `${protocolNames(t.protocols).join(' + ')}: ${rootText}; ${plural(n, 'BPDU')} from ${plural(bridges.length, 'bridge')} (${senders.join(', ')})` +
+    `${protocolNames(t.protocols).join(' + ')}: ${rootText}; ${plural(n, 'BPDU')} from ${bridges.length === 1 ? senders[0] : `${bridges.length} bridges: ${senders.join(', ')}`}` +
     (period ? ` ${period}` : '') +
     (rate !== null ? `, ${roundTo(rate, 2)} BPDU/s` : '') +
     `; ${tcText}` +

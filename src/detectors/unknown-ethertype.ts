@@ -10,7 +10,7 @@ import type { Frame } from '../decode/frame.js';
 import { formatDuration, formatEtherType, formatMac } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding } from './finding.js';
-import { GapStats, hexBytes, isLocalMac, macClass, macClassText, plural, sampleFrame, Span, type MacClass } from './link-util.js';
+import { GapStats, hexBytes, isLocalMac, macClass, macClassShort, macClassText, plural, sampleFrame, Span, type MacClass } from './link-util.js';
 import { FrameClass, type Detector, type LinkDetector, type OptionValues } from './types.js';
 
 export const ID = 'l2.unknown_ethertype';
@@ -133,6 +133,7 @@ class UnknownEtherTypeLink implements LinkDetector {
 }
 
 function explanation(e: Entry, typeHex: string): string {
+  const dst = e.dstKnown ? `The destination ${formatMac(e.dst)} is ${macClassText(e.dstClass, e.dst)}. ` : '';
   const reach =
     e.dstClass === 'ieee-reserved'
       ? 'Bridges do not forward this reserved group address, so only the device on the other end of the link receives it.'
@@ -142,7 +143,7 @@ function explanation(e: Entry, typeHex: string): string {
   return (
     `${formatMac(e.src)} sends frames of EtherType ${typeHex}, a type that is in no registry this tool knows: a protocol nobody else on the segment speaks. ` +
     'This is usually the proprietary management, keep-alive or discovery beacon of an ISP router/modem, a powerline or mesh adapter, or a vendor switch (incident 3: an ISP box sending 0xfe68 about every second). ' +
-    `${reach} ` +
+    `${dst}${reach} ` +
     'A Linux host has no handler for the type: it discards each such frame and counts it in the receiving interface\'s rx_dropped (the "dropped" column of `ip -s link`), which is what makes monitoring raise alarms about packet drops. ' +
     'Otherwise it is harmless: nothing answers, it costs no measurable bandwidth, and no real traffic is being dropped.'
   );
@@ -197,7 +198,7 @@ export const unknownEtherTypeDetector: Detector = {
       const period = e.gaps.describe();
       const seconds = e.span.seconds();
       const summary =
-        `${plural(e.frames, 'frame')} (${e.bytes} bytes) of unknown EtherType ${typeHex} from ${formatMac(e.src)} to ${dstText} (${macClassText(e.dstClass, e.dst)})` +
+        `${plural(e.frames, 'frame')} (${e.bytes} bytes) of unknown EtherType ${typeHex} from ${formatMac(e.src)} to ${dstText} (${macClassShort(e.dstClass, e.dst)})` +
         (period ? `, ${period} over ${formatDuration(seconds)}` : '');
       const vlans = [...e.vlans].sort((a, b) => a - b);
       return makeFinding({
