@@ -95,7 +95,7 @@ function buildParser(argv: string[], onFail: (msg: string) => void) {
     .option('brief', { type: 'boolean', default: false, describe: 'print the findings table only' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print nothing but errors (use the exit code)' })
     .option('flows', { type: 'string', describe: 'write one JSON line per flow (conn.log style) to this file' })
-    .option('threads', { type: 'number', default: defaultThreads(), describe: 'flow-tracking worker threads per capture (1: on the reader thread)' })
+    .option('threads', { type: 'number', default: defaultThreads(), describe: 'flow-tracking worker threads per capture (with 1, captures under 16 MB are tracked on the reader thread)' })
     .option('jobs', { type: 'number', default: os.availableParallelism(), describe: 'captures analyzed in parallel when several are given' })
     .option('config', { type: 'string', describe: 'JSON file of option values, e.g. {"fdb-ageing": 600, "ct-max": 65536}' })
     .option('fail-on', { choices: ['low', 'medium', 'high'] as const, describe: 'exit 1 when a finding reaches this severity' })

@@ -20,14 +20,36 @@ import { CaptureStats } from './capture-stats.js';
 export interface AnalyzeOptions {
   chunkBytes?: number;
   onProgress?: (bytesRead: number, totalBytes: number | null, frames: number) => void;
-  /** Flow shards (worker threads). Default: cores - 1, at least 1. With 1, flows are tracked on the reader thread. */
+  /** Flow shards (worker threads). Default: cores - 1, at least 1. */
   threads?: number;
+  /**
+   * Track flows on the reader thread instead of one worker (only with threads = 1). Default: for
+   * a capture file under INLINE_BELOW_BYTES, where starting a worker costs more than it saves.
+   * Batch file workers set it: they already run one capture per core.
+   */
+  inlineFlows?: boolean;
   /** Option values (defaults for those not given), as the CLI and config file set them: { "fdb-ageing": 600 }. */
   options?: Readonly<Record<string, number>>;
   /** Tracker settings on top of the options (for tests). */
   tracker?: Partial<TrackerOptions>;
   /** Appends one JSON line per flow to this file descriptor. */
   flowsFd?: number;
+}
+
+/**
+ * Below this file size, one flow shard runs on the reader thread: the capture takes well under a
+ * second, and a worker's start (loading its modules) would cost more than the overlap saves.
+ */
+export const INLINE_BELOW_BYTES = 16 * 1024 * 1024;
+
+/** Whether one flow shard should run on the reader thread for this input. */
+function inlineByDefault(path: string): boolean {
+  if (path === '-') return false;
+  try {
+    return fs.statSync(path).size < INLINE_BELOW_BYTES;
+  } catch {
+    return true; // readCapture reports the problem; nothing to track
+  }
 }
 
 /** The default --threads: the number of cores minus one, at least 1. */
@@ -73,8 +95,10 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
           fs.writeSync(flowsFd, chunk.replace(/^\{/gm, `{"capture":${JSON.stringify(file)},`));
         }
       : null;
+  const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
   const feeder = new FlowFeeder({
-    threads: opts.threads ?? defaultThreads(),
+    threads,
+    inline: threads === 1 && (opts.inlineFlows ?? inlineByDefault(path)),
     tracker: { ...trackerOptions, exportFlows: exportSink !== null },
     observers: { options } satisfies ObserverSettings,
     makeObservers: makeShardObservers,

@@ -16,7 +16,7 @@ export default async function analyzeTask(task: FileTask): Promise<CaptureReport
   const fs = await import('node:fs');
   const fd = task.flowsPath !== undefined ? fs.openSync(task.flowsPath, 'a') : undefined;
   try {
-    return await analyzeFile(task.file, { threads: 1, options: task.options, ...(fd !== undefined ? { flowsFd: fd } : {}) });
+    return await analyzeFile(task.file, { threads: 1, inlineFlows: true, options: task.options, ...(fd !== undefined ? { flowsFd: fd } : {}) });
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

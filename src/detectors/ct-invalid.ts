@@ -11,11 +11,14 @@ import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.j
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
-import { endpointKey, endpointName, serverEnd, type Endpoint } from './flow-endpoints.js';
+import { EndpointMap, endpointKey, endpointName, serverEnd, type Endpoint } from './flow-endpoints.js';
+import { skipItem, wouldKeep } from './link-util.js';
 import type { Detector, ReduceContext } from './types.js';
 
 const ID = 'ct.invalid';
 const MAX_FINDINGS = 10;
+/** Added to the VLAN word (24 bits) of a destination that belongs to no flow. */
+const ORPHAN = 0x1000000;
 
 /** What kind of packet it was, for the breakdown. */
 export function packetKind(r: Uint32Array, base: number): string {
@@ -57,23 +60,25 @@ interface Partial {
 
 class Observer implements ShardObserver {
   readonly packets = 'invalid' as const;
-  private readonly groups = new Map<string, Group>();
-  private readonly samples = new Map<string, EvidenceSample>();
+  /** Groups by service; an orphan destination's VLAN word carries ORPHAN (numeric keys: no string per packet). */
+  private readonly groups = new EndpointMap<Group>();
+  private readonly samples = new EndpointMap<EvidenceSample>();
 
   onPacket(tr: FlowTracker, s: number, r: Uint32Array, base: number, _canonDir: number, verdict: number): void {
     if (verdict !== Verdict.INVALID) return;
     const orphan = s < 0;
     const service: Endpoint = orphan ? { ip: r[base + R.IP_DST], port: 0, vlan: r[base + R.VLAN] & 0xffffff } : serverEnd(tr, s);
-    const key = (orphan ? 'o|' : 'f|') + endpointKey(service);
-    let g = this.groups.get(key);
-    let sample = this.samples.get(key);
+    const scope = service.vlan + (orphan ? ORPHAN : 0);
+    let g = this.groups.get(scope, service.ip, service.port);
+    let sample = this.samples.get(scope, service.ip, service.port);
     const sec = r[base + R.TS_SEC];
     const ns = r[base + R.TS_NS];
     if (!g || !sample) {
+      const key = (orphan ? 'o|' : 'f|') + endpointKey(service);
       g = { key, service, orphan, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: sec, firstNs: ns, lastSec: sec, lastNs: ns, sample: { items: [], total: 0 } };
       sample = new EvidenceSample();
-      this.groups.set(key, g);
-      this.samples.set(key, sample);
+      this.groups.set(scope, service.ip, service.port, g);
+      this.samples.set(scope, service.ip, service.port, sample);
     }
     g.packets++;
     if (!orphan && tr.invalidReason === InvalidReason.NO_ENTRY && tr.hadRejectedEntry(s)) g.afterReject++;
@@ -83,11 +88,17 @@ class Observer implements ShardObserver {
     g.byKind[kind] = (g.byKind[kind] ?? 0) + 1;
     if (sec < g.firstSec || (sec === g.firstSec && ns < g.firstNs)) [g.firstSec, g.firstNs] = [sec, ns];
     if (sec > g.lastSec || (sec === g.lastSec && ns > g.lastNs)) [g.lastSec, g.lastNs] = [sec, ns];
+    const frame = r[base + R.FRAME];
+    // The item (and its text) is built only when the sample keeps it.
+    if (!wouldKeep(sample, frame)) {
+      skipItem(sample);
+      return;
+    }
     const isIp = (r[base + R.INFO] & 0xf) !== Kind.OTHER_IP;
     const ports = r[base + R.KEY_PORTS];
     const kindIsL4 = (r[base + R.INFO] & 0xf) === Kind.TCP || (r[base + R.INFO] & 0xf) === Kind.UDP;
     sample.add({
-      frame: r[base + R.FRAME],
+      frame,
       tsSec: sec,
       tsNs: ns,
       what: `${kind}: ${reason}`,
@@ -100,8 +111,10 @@ class Observer implements ShardObserver {
   onFlowEnd(): void {}
 
   partial(): Partial {
-    const groups = [...this.groups.values()].sort((a, b) => a.key.localeCompare(b.key));
-    for (const g of groups) g.sample = this.samples.get(g.key)!.toJSON();
+    const groups = this.groups.entries().map(([e, g]) => {
+      g.sample = this.samples.get(e.vlan, e.ip, e.port)!.toJSON();
+      return g;
+    });
     return { groups };
   }
 }

@@ -18,6 +18,8 @@ export const ID = 'ip.multiple_macs';
 
 const OPT_MIN = 'ip-multiple-macs-min-frames';
 const PER_MAC_SAMPLE = 3;
+/** A hash bucket shared by several local addresses. */
+const COLLIDED = Symbol('collided');
 
 interface SrcMac {
   mac: number;
@@ -36,7 +38,18 @@ interface Local {
   arpMac: number;
   arpMacs: number[];
   srcs: SrcMac[];
-  last: SrcMac | null;
+  /**
+   * The current run of consecutive frames from one MAC, counted here and added to its SrcMac when
+   * another MAC appears (or at the end): the common frame touches only this object.
+   */
+  run: SrcMac | null;
+  runMac: number;
+  runFrames: number;
+  runLastFrame: number;
+  runLastSec: number;
+  runLastNs: number;
+  /** Frames the run's sample still takes (frames arrive in order: the first ones are the lowest). */
+  runSampleRoom: number;
   mismatched: number;
   mismatchSpan: Span;
   mismatchSample: EvidenceSample;
@@ -46,14 +59,29 @@ interface Partial {
   locals: Local[];
 }
 
+/** Adds the frames counted in the local's current run to its SrcMac. */
+function flushRun(e: Local): void {
+  const s = e.run;
+  if (s === null || e.runFrames === 0) return;
+  s.frames += e.runFrames;
+  s.span.n += e.runFrames;
+  s.span.lastFrame = e.runLastFrame;
+  s.span.lastSec = e.runLastSec;
+  s.span.lastNs = e.runLastNs;
+  e.runFrames = 0;
+}
+
 class MultipleMacsLink implements LinkDetector {
   readonly interest = FrameClass.ARP | FrameClass.IPV4;
   private readonly locals = new Map<number, Local>();
-  /** The last lookup (consecutive frames mostly come from one source): key and result. */
-  private lastKey = -1;
-  private lastLocal: Local | undefined = undefined;
-  /** A 16-bit hash of every local address: most IPv4 frames are dismissed without a Map lookup. */
-  private readonly seen = new Uint8Array(65536);
+  /**
+   * Direct-mapped by a 16-bit hash of the address: the one local address in that bucket, or
+   * COLLIDED when several share it (then the Map decides). Most IPv4 frames are settled by one
+   * array load, without building the numeric key or hashing it in a Map.
+   */
+  private readonly bucket: Array<Local | typeof COLLIDED | undefined> = new Array(65536).fill(undefined);
+  /** One bit per bucket (8 KB, stays in the L1 cache): frames from remote addresses stop here. */
+  private readonly used = new Int32Array(2048);
 
   constructor(private readonly maxIps: number) {}
 
@@ -63,36 +91,52 @@ class MultipleMacsLink implements LinkDetector {
       return;
     }
     const ip = f.ipSrc;
-    if (this.seen[(ip ^ (ip >>> 16)) & 0xffff] === 0) return;
-    const key = scopeIpKey(vlanScope(f), ip);
+    const h = (ip ^ (ip >>> 16)) & 0xffff;
+    if ((this.used[h >>> 5]! & (1 << (h & 31))) === 0) return;
+    const b = this.bucket[h];
+    if (b === undefined) return;
     let e: Local | undefined;
-    if (key === this.lastKey) e = this.lastLocal;
-    else {
-      e = this.locals.get(key);
-      this.lastKey = key;
-      this.lastLocal = e;
+    if (b !== COLLIDED) {
+      if (b.ip !== ip || b.vlan !== vlanScope(f)) return;
+      e = b;
+    } else {
+      e = this.locals.get(scopeIpKey(vlanScope(f), ip));
+      if (e === undefined) return;
     }
-    if (e === undefined) return;
     const mac = f.srcMac;
-    let s = e.last;
-    if (s === null || s.mac !== mac) {
-      s = null;
+    if (mac === e.runMac && e.runSampleRoom === 0) {
+      e.runFrames++;
+      e.runLastFrame = f.frameNo;
+      e.runLastSec = f.tsSec;
+      e.runLastNs = f.tsNs;
+    } else this.startOrSample(e, mac, f);
+    if (mac !== e.arpMac) {
+      e.run!.mismatched++;
+      e.mismatched++;
+      e.mismatchSpan.add(f);
+      sampleFrame(e.mismatchSample, f, 'mismatch', true);
+    }
+  }
+
+  /** A frame that starts a run (another MAC than the last one) or that the run's sample keeps. */
+  private startOrSample(e: Local, mac: number, f: Frame): void {
+    if (mac !== e.runMac || e.run === null) {
+      flushRun(e);
+      let s: SrcMac | null = null;
       for (const x of e.srcs) if (x.mac === mac) s = x;
       if (s === null) {
         s = { mac, frames: 0, mismatched: 0, span: new Span(), sample: new EvidenceSample(PER_MAC_SAMPLE) };
         e.srcs.push(s);
       }
-      e.last = s;
+      e.run = s;
+      e.runMac = mac;
     }
+    const s = e.run;
+    // Counted directly (not in the run): the span's first frame is set here.
     s.frames++;
     s.span.add(f);
     sampleFrame(s.sample, f, 'IPv4', true, false, PER_MAC_SAMPLE);
-    if (mac !== e.arpMac) {
-      s.mismatched++;
-      e.mismatched++;
-      e.mismatchSpan.add(f);
-      sampleFrame(e.mismatchSample, f, 'mismatch', true);
-    }
+    e.runSampleRoom = Math.max(0, PER_MAC_SAMPLE - s.sample.items.length);
   }
 
   private learn(f: Frame): void {
@@ -109,13 +153,15 @@ class MultipleMacsLink implements LinkDetector {
       return;
     }
     if (this.locals.size >= this.maxIps) return;
-    // A new local address: the cached miss may be for it.
-    this.lastKey = -1;
-    this.seen[(ip ^ (ip >>> 16)) & 0xffff] = 1;
-    this.locals.set(key, { key, vlan: vlanScope(f), ip, arpMac: mac, arpMacs: [mac], srcs: [], last: null, mismatched: 0, mismatchSpan: new Span(), mismatchSample: new EvidenceSample() });
+    const local: Local = { key, vlan: vlanScope(f), ip, arpMac: mac, arpMacs: [mac], srcs: [], run: null, runMac: -1, runFrames: 0, runLastFrame: 0, runLastSec: 0, runLastNs: 0, runSampleRoom: 0, mismatched: 0, mismatchSpan: new Span(), mismatchSample: new EvidenceSample() };
+    this.locals.set(key, local);
+    const h = (ip ^ (ip >>> 16)) & 0xffff;
+    this.bucket[h] = this.bucket[h] === undefined ? local : COLLIDED;
+    this.used[h >>> 5]! |= 1 << (h & 31);
   }
 
   partial(): Partial {
+    for (const e of this.locals.values()) flushRun(e);
     return { locals: [...this.locals.values()].filter((e) => e.srcs.length >= 2 && e.mismatched > 0) };
   }
 }

@@ -71,8 +71,8 @@ interface ServerPartial {
 
 interface Partial {
   servers: ServerPartial[];
-  /** [server key, handshakes with no refusal] for every server of the shard. */
-  normal: Array<[string, number]>;
+  /** Handshakes with no refusal per server, for every server of the shard (EndpointMap.byVlan). */
+  normal: Map<number, Map<number, number>>;
 }
 
 const HIT_SAMPLE = 20;
@@ -211,10 +211,8 @@ class Observer implements ShardObserver {
   }
 
   partial(): Partial {
-    // Normal handshakes matter only for servers that some shard saw refused: send them all, keyed.
-    const normal: Array<[string, number]> = [];
-    for (const [e, n] of this.normalOnly.entries()) normal.push([endpointKey(e), n]);
-    return { servers: [...this.servers.values()], normal };
+    // Normal handshakes matter only for servers that some shard saw refused: send them all, as numbers.
+    return { servers: [...this.servers.values()], normal: this.normalOnly.byVlan };
   }
 }
 
@@ -245,10 +243,8 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
     }
   }
   for (const p of partials as Partial[]) {
-    for (const [key, n] of p.normal) {
-      const m = merged.get(key);
-      if (m) m.normal += n;
-    }
+    const normal = new EndpointMap(p.normal);
+    for (const m of merged.values()) m.normal += normal.get(m.vlan, m.serverIp, m.serverPort) ?? 0;
   }
   const findings: Finding[] = [];
   for (const sp of [...merged.values()].sort((a, b) => a.key.localeCompare(b.key))) {

@@ -18,6 +18,7 @@ import { formatDuration, formatIpv4, formatTimestamp } from '../report/format.js
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { clientEnd, EndpointMap, endpointName, serverEnd, type Endpoint } from './flow-endpoints.js';
+import { F64Rows, groupRows } from './rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
 const ID = 'tcp.syn_recv_buildup';
@@ -35,84 +36,74 @@ const SAMPLE = 4;
 
 type Sample = { items: EvidenceItem[]; total: number };
 
-/** What a shard knows about one server. Maps and typed arrays: clonable across threads. */
-interface ServerAgg {
-  /** Half-open intervals [start, end] in seconds since the epoch, flattened; `n` pairs used. */
-  intervals: Float64Array;
-  n: number;
-  /** SYNs (first transmissions and retransmissions) per second, and those never answered at all. */
-  synPerSec: Map<number, number>;
-  unansweredPerSec: Map<number, number>;
-  synAcks: number;
-  synAckRetransmissions: number;
-  completed: number;
-  /** Source address → SYNs * 2 + (1 if it never sent anything but SYNs). */
-  sources: Map<number, number>;
-  /** TTL → SYNs. */
-  synTtls: Map<number, number>;
-  /** Clients that got through after retransmitting their SYN: count, total delay, max delay (s). */
-  delayed: number;
-  delaySum: number;
-  delayMax: number;
-  /** Clients that retransmitted their SYN and never got an answer. */
-  gaveUp: number;
-  /** Evidence, created when there is some. */
-  halfOpen: Sample | null;
-  unanswered: Sample | null;
-  late: Sample | null;
+/**
+ * Per server, per shard: counters in one row of `counters` (columns C.*), and every fact that
+ * must be merged exactly across shards (half-open intervals, SYNs, sources, evidence candidates)
+ * in append-only numeric rows. No object or Map per server or per flow: a capture with a million
+ * server endpoints costs a few tens of bytes per handshake.
+ */
+const enum C {
+  HALF_OPEN = 0,
+  SYNACKS = 1,
+  SYNACK_RETRANS = 2,
+  COMPLETED = 3,
+  DELAYED = 4,
+  DELAY_SUM = 5,
+  DELAY_MAX = 6,
+  GAVE_UP = 7,
+  /** Per evidence category (3 each): items logged, the highest frame among the first SAMPLE logged, items seen. */
+  KEPT = 8,
+  KEPT_MAX = 11,
+  SEEN = 14,
+  WIDTH = 17,
+}
+
+/** Evidence categories. */
+const enum Cat {
+  HALF_OPEN = 0,
+  UNANSWERED = 1,
+  LATE = 2,
+}
+
+/** Columns of the evidence rows: the flow's frame, its client, and two numbers per category. */
+const enum S {
+  SERVER = 0,
+  CAT = 1,
+  FRAME = 2,
+  TS_SEC = 3,
+  TS_NS = 4,
+  MAC = 5,
+  CLIENT_IP = 6,
+  CLIENT_PORT = 7,
+  /** Half-open: the RST's frame (0 = none); late: the client's SYNs. */
+  A = 8,
+  /** Half-open: SYN+ACKs sent; late: the delay in seconds. */
+  B = 9,
+  WIDTH = 10,
 }
 
 interface Partial {
-  /** EndpointMap.byVlan: plain Maps survive the trip between threads. */
-  servers: Map<number, Map<number, ServerAgg>>;
-}
-
-function newAgg(): ServerAgg {
-  return {
-    intervals: new Float64Array(8),
-    n: 0,
-    synPerSec: new Map(),
-    unansweredPerSec: new Map(),
-    synAcks: 0,
-    synAckRetransmissions: 0,
-    completed: 0,
-    sources: new Map(),
-    synTtls: new Map(),
-    delayed: 0,
-    delaySum: 0,
-    delayMax: 0,
-    gaveUp: 0,
-    halfOpen: null,
-    unanswered: null,
-    late: null,
-  };
-}
-
-function bump(m: Map<number, number>, k: number, by = 1): void {
-  m.set(k, (m.get(k) ?? 0) + by);
-}
-
-function pushInterval(a: ServerAgg, start: number, end: number): void {
-  if (a.n * 2 + 2 > a.intervals.length) {
-    const grown = new Float64Array(a.intervals.length * 2);
-    grown.set(a.intervals);
-    a.intervals = grown;
-  }
-  a.intervals[a.n * 2] = start;
-  a.intervals[a.n * 2 + 1] = end;
-  a.n++;
-}
-
-function addSample(current: Sample | null, item: EvidenceItem): Sample {
-  const s = new EvidenceSample(SAMPLE);
-  if (current) s.merge(current);
-  s.add(item);
-  return s.toJSON();
+  /** EndpointMap.byVlan of server → row: plain Maps survive the trip between threads. */
+  servers: Map<number, Map<number, number>>;
+  counters: Float64Array;
+  /** [server, start, end] in seconds since the epoch. */
+  intervals: Float64Array;
+  /** [server, second, ttl + 256 if never answered] per SYN. */
+  syns: Float64Array;
+  /** [server, client address, SYNs * 2 + (1 if the client sent nothing but SYNs)] per flow. */
+  sources: Float64Array;
+  /** Evidence candidates (S.* columns). */
+  samples: Float64Array;
 }
 
 class Observer implements ShardObserver {
   readonly packets = 'none' as const;
-  private readonly servers = new EndpointMap<ServerAgg>();
+  private readonly servers = new EndpointMap<number>();
+  private readonly counters = new F64Rows(C.WIDTH);
+  private readonly intervals = new F64Rows(3, 1024);
+  private readonly syns = new F64Rows(3, 1024);
+  private readonly sources = new F64Rows(3, 1024);
+  private readonly samples = new F64Rows(S.WIDTH);
   private readonly ev = new EventScratch();
 
   constructor(private readonly synackRetries: number) {}
@@ -148,34 +139,35 @@ class Observer implements ShardObserver {
       }
     }
     if (syns === 0) return;
-    const server = serverEnd(tr, s);
-    let agg = this.servers.get(server.vlan, server.ip, server.port);
-    if (!agg) {
-      agg = newAgg();
-      this.servers.set(server.vlan, server.ip, server.port, agg);
-    }
+    const server = this.serverRow(tr, s);
+    const cnt = this.counters.data;
+    const row = server * C.WIDTH;
     const client = clientEnd(tr, s);
+    const unansweredFlag = synAcks === 0 && !answered ? 256 : 0;
     for (let i = 0; i < n; i++) {
       if (ev.kind[i] !== EvKind.SYN || !ev.fromOrig[i]) continue;
-      bump(agg.synPerSec, ev.tsSec[i]);
-      bump(agg.synTtls, ev.ttl[i]);
+      const at = this.syns.append();
+      const d = this.syns.data;
+      d[at] = server;
+      d[at + 1] = ev.tsSec[i];
+      d[at + 2] = ev.ttl[i] + unansweredFlag;
     }
     // A source that only ever sent SYNs never saw a SYN+ACK: spoofed, or unreachable.
     const origPkts = t.f64[s * D.STRIDE + D.PKTS + (t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1)];
-    const onlySyns = origPkts <= syns ? 1 : 0;
-    const prev = agg.sources.get(client.ip);
-    agg.sources.set(client.ip, prev === undefined ? syns * 2 + onlySyns : (Math.floor(prev / 2) + syns) * 2 + (prev & onlySyns & 1));
+    const src = this.sources.append();
+    this.sources.data[src] = server;
+    this.sources.data[src + 1] = client.ip;
+    this.sources.data[src + 2] = syns * 2 + (origPkts <= syns ? 1 : 0);
 
     if (synAcks === 0) {
       if (!answered) {
-        for (let i = 0; i < n; i++) if (ev.kind[i] === EvKind.SYN && ev.fromOrig[i]) bump(agg.unansweredPerSec, ev.tsSec[i]);
         // A real client retransmits its SYN before giving up; a spoofed source sends one.
-        if (syns > 1) agg.gaveUp++;
-        agg.unanswered = addSample(agg.unanswered, synItem(ev, firstSyn, client, server, 'SYN never answered'));
+        if (syns > 1) cnt[row + C.GAVE_UP]++;
+        this.sample(server, Cat.UNANSWERED, firstSyn, client, 0, 0);
       }
       return;
     }
-    agg.synAcks += synAcks;
+    cnt[row + C.SYNACKS] += synAcks;
     // SYN+ACKs repeating a sequence number are retransmissions of one answer.
     let distinct = 0;
     for (let i = 0; i < n; i++) {
@@ -184,50 +176,107 @@ class Observer implements ShardObserver {
       for (let j = 0; j < i; j++) if (ev.kind[j] === EvKind.SYNACK && !ev.fromOrig[j] && ev.seq[j] === ev.seq[i]) seen = true;
       if (!seen) distinct++;
     }
-    agg.synAckRetransmissions += synAcks - distinct;
+    cnt[row + C.SYNACK_RETRANS] += synAcks - distinct;
     const start = ev.time(firstSynAck);
     let rst = -1;
     for (let i = 0; i < n && rst < 0; i++) if (ev.kind[i] === EvKind.RST && ev.time(i) >= start) rst = i;
     let end: number;
     if (finalAck >= 0) {
       end = ev.time(finalAck);
-      agg.completed++;
+      cnt[row + C.COMPLETED]++;
     } else if (rst >= 0) {
       end = ev.time(rst);
     } else {
       // Linux drops the request one doubling after its last SYN+ACK retransmission (1, 2, 4 ... s).
       end = ev.time(lastSynAck) + 2 ** (Math.min(synAcks, this.synackRetries + 1) - 1);
     }
-    pushInterval(agg, start, end);
-    if (finalAck < 0) {
-      agg.halfOpen = addSample(agg.halfOpen, {
-        frame: ev.frame[firstSynAck],
-        tsSec: ev.tsSec[firstSynAck],
-        tsNs: ev.tsNs[firstSynAck],
-        what: `SYN+ACK to ${formatIpv4(client.ip)}:${client.port}: half-open${rst >= 0 ? ` until the RST in frame ${ev.frame[rst]}` : `, sent ${synAcks} time(s), never answered`}`,
-        srcMac: ev.mac[firstSynAck],
-        srcIp: server.ip,
-        srcPort: server.port,
-        dstIp: client.ip,
-        dstPort: client.port,
-      });
-    }
+    const iv = this.intervals.append();
+    this.intervals.data[iv] = server;
+    this.intervals.data[iv + 1] = start;
+    this.intervals.data[iv + 2] = end;
+    cnt[row + C.HALF_OPEN]++;
+    if (finalAck < 0) this.sample(server, Cat.HALF_OPEN, firstSynAck, client, rst >= 0 ? ev.frame[rst]! : 0, synAcks);
     if (syns > 1 && finalAck >= 0) {
       const delay = start - ev.time(firstSyn);
-      agg.delayed++;
-      agg.delaySum += delay;
-      agg.delayMax = Math.max(agg.delayMax, delay);
-      agg.late = addSample(agg.late, synItem(ev, firstSyn, client, server, `first of ${syns} SYNs of a client that got through ${formatDuration(delay)} late`));
+      cnt[row + C.DELAYED]++;
+      cnt[row + C.DELAY_SUM] += delay;
+      cnt[row + C.DELAY_MAX] = Math.max(cnt[row + C.DELAY_MAX]!, delay);
+      this.sample(server, Cat.LATE, firstSyn, client, syns, delay);
     }
+  }
+
+  /** The server's counter row, added when new. */
+  private serverRow(tr: FlowTracker, s: number): number {
+    const e = serverEnd(tr, s);
+    let r = this.servers.get(e.vlan, e.ip, e.port);
+    if (r === undefined) {
+      r = this.counters.append() / C.WIDTH;
+      this.servers.set(e.vlan, e.ip, e.port, r);
+    }
+    return r;
+  }
+
+  /**
+   * Logs event i as an evidence candidate unless SAMPLE lower frames are already logged (rows
+   * with higher frames may stay behind: the reduce keeps the lowest; the log stays a few rows per
+   * server and category, since flows end roughly in frame order).
+   */
+  private sample(server: number, cat: Cat, i: number, client: Endpoint, a: number, b: number): void {
+    const cnt = this.counters.data;
+    const row = server * C.WIDTH;
+    const ev = this.ev;
+    const frame = ev.frame[i]!;
+    cnt[row + C.SEEN + cat]++;
+    const kept = cnt[row + C.KEPT + cat]!;
+    if (kept >= SAMPLE && frame >= cnt[row + C.KEPT_MAX + cat]!) return;
+    if (kept < SAMPLE) cnt[row + C.KEPT_MAX + cat] = Math.max(cnt[row + C.KEPT_MAX + cat]!, frame);
+    cnt[row + C.KEPT + cat] = kept + 1;
+    const at = this.samples.append();
+    const d = this.samples.data;
+    d[at + S.SERVER] = server;
+    d[at + S.CAT] = cat;
+    d[at + S.FRAME] = frame;
+    d[at + S.TS_SEC] = ev.tsSec[i]!;
+    d[at + S.TS_NS] = ev.tsNs[i]!;
+    d[at + S.MAC] = ev.mac[i]!;
+    d[at + S.CLIENT_IP] = client.ip;
+    d[at + S.CLIENT_PORT] = client.port;
+    d[at + S.A] = a;
+    d[at + S.B] = b;
   }
 
   partial(): Partial {
-    return { servers: this.servers.byVlan };
+    return {
+      servers: this.servers.byVlan,
+      counters: this.counters.used(),
+      intervals: this.intervals.used(),
+      syns: this.syns.used(),
+      sources: this.sources.used(),
+      samples: this.samples.used(),
+    };
   }
 }
 
-function synItem(ev: EventScratch, i: number, client: Endpoint, server: Endpoint, what: string): EvidenceItem {
-  return { frame: ev.frame[i], tsSec: ev.tsSec[i], tsNs: ev.tsNs[i], what, srcMac: ev.mac[i], srcIp: client.ip, srcPort: client.port, dstIp: server.ip, dstPort: server.port };
+/** One server's shard results merged: only for servers that may be reported. */
+interface ServerAgg {
+  /** Half-open intervals [start, end], flattened. */
+  intervals: Float64Array;
+  n: number;
+  synPerSec: Map<number, number>;
+  unansweredPerSec: Map<number, number>;
+  synAcks: number;
+  synAckRetransmissions: number;
+  completed: number;
+  /** Source address → SYNs * 2 + (1 if it never sent anything but SYNs). */
+  sources: Map<number, number>;
+  synTtls: Map<number, number>;
+  delayed: number;
+  delaySum: number;
+  delayMax: number;
+  gaveUp: number;
+  halfOpen: Sample | null;
+  unanswered: Sample | null;
+  late: Sample | null;
 }
 
 /** Half-open count over time: [time, count] steps, from intervals (starts counted before ends at the same instant). */
@@ -244,34 +293,127 @@ function sweep(intervals: Float64Array, n: number, clipAt: number): Array<[numbe
   return out;
 }
 
-function mergeSample(a: Sample | null, b: Sample | null): Sample | null {
-  if (!a) return b;
-  if (!b) return a;
-  const s = new EvidenceSample(SAMPLE);
-  s.merge(a);
-  s.merge(b);
-  return s.toJSON();
+function bump(m: Map<number, number>, k: number, by = 1): void {
+  m.set(k, (m.get(k) ?? 0) + by);
 }
 
-function mergeInto(into: ServerAgg, from: ServerAgg): void {
-  for (let i = 0; i < from.n; i++) pushInterval(into, from.intervals[i * 2]!, from.intervals[i * 2 + 1]!);
-  for (const [k, v] of from.synPerSec) bump(into.synPerSec, k, v);
-  for (const [k, v] of from.unansweredPerSec) bump(into.unansweredPerSec, k, v);
-  for (const [k, v] of from.synTtls) bump(into.synTtls, k, v);
-  for (const [ip, v] of from.sources) {
-    const cur = into.sources.get(ip);
-    into.sources.set(ip, cur === undefined ? v : (Math.floor(cur / 2) + Math.floor(v / 2)) * 2 + (cur & v & 1));
+/** A shard's partial with its rows grouped by server, built only when it holds a candidate. */
+class PartView {
+  readonly servers: EndpointMap<number>;
+  private grouped: { intervals: Grouped; syns: Grouped; sources: Grouped; samples: Grouped } | null = null;
+
+  constructor(readonly p: Partial) {
+    this.servers = new EndpointMap(p.servers);
   }
-  into.synAcks += from.synAcks;
-  into.synAckRetransmissions += from.synAckRetransmissions;
-  into.completed += from.completed;
-  into.delayed += from.delayed;
-  into.delaySum += from.delaySum;
-  into.delayMax = Math.max(into.delayMax, from.delayMax);
-  into.gaveUp += from.gaveUp;
-  into.halfOpen = mergeSample(into.halfOpen, from.halfOpen);
-  into.unanswered = mergeSample(into.unanswered, from.unanswered);
-  into.late = mergeSample(into.late, from.late);
+
+  rows(): { intervals: Grouped; syns: Grouped; sources: Grouped; samples: Grouped } {
+    if (!this.grouped) {
+      const keys = this.p.counters.length / C.WIDTH;
+      this.grouped = {
+        intervals: groupRows(this.p.intervals, 3, 0, keys),
+        syns: groupRows(this.p.syns, 3, 0, keys),
+        sources: groupRows(this.p.sources, 3, 0, keys),
+        samples: groupRows(this.p.samples, S.WIDTH, S.SERVER, keys),
+      };
+    }
+    return this.grouped;
+  }
+}
+
+type Grouped = ReturnType<typeof groupRows>;
+
+/** Merges every shard's rows of one server. */
+function mergeServer(server: Endpoint, views: readonly PartView[]): ServerAgg {
+  const agg: ServerAgg = {
+    intervals: new Float64Array(0),
+    n: 0,
+    synPerSec: new Map(),
+    unansweredPerSec: new Map(),
+    synAcks: 0,
+    synAckRetransmissions: 0,
+    completed: 0,
+    sources: new Map(),
+    synTtls: new Map(),
+    delayed: 0,
+    delaySum: 0,
+    delayMax: 0,
+    gaveUp: 0,
+    halfOpen: null,
+    unanswered: null,
+    late: null,
+  };
+  const intervals: number[] = [];
+  const samples = [new EvidenceSample(SAMPLE), new EvidenceSample(SAMPLE), new EvidenceSample(SAMPLE)];
+  const seen = [0, 0, 0];
+  for (const v of views) {
+    const r = v.servers.get(server.vlan, server.ip, server.port);
+    if (r === undefined) continue;
+    const c = v.p.counters;
+    const row = r * C.WIDTH;
+    agg.n += c[row + C.HALF_OPEN]!;
+    agg.synAcks += c[row + C.SYNACKS]!;
+    agg.synAckRetransmissions += c[row + C.SYNACK_RETRANS]!;
+    agg.completed += c[row + C.COMPLETED]!;
+    agg.delayed += c[row + C.DELAYED]!;
+    agg.delaySum += c[row + C.DELAY_SUM]!;
+    agg.delayMax = Math.max(agg.delayMax, c[row + C.DELAY_MAX]!);
+    agg.gaveUp += c[row + C.GAVE_UP]!;
+    for (let cat = 0; cat < 3; cat++) seen[cat]! += c[row + C.SEEN + cat]!;
+    const g = v.rows();
+    forRows(g.intervals, r, (i) => intervals.push(v.p.intervals[i * 3 + 1]!, v.p.intervals[i * 3 + 2]!));
+    forRows(g.syns, r, (i) => {
+      const sec = v.p.syns[i * 3 + 1]!;
+      const ttlFlags = v.p.syns[i * 3 + 2]!;
+      bump(agg.synPerSec, sec);
+      bump(agg.synTtls, ttlFlags & 0xff);
+      if (ttlFlags >= 256) bump(agg.unansweredPerSec, sec);
+    });
+    forRows(g.sources, r, (i) => {
+      const ip = v.p.sources[i * 3 + 1]!;
+      const x = v.p.sources[i * 3 + 2]!;
+      const cur = agg.sources.get(ip);
+      agg.sources.set(ip, cur === undefined ? x : (Math.floor(cur / 2) + Math.floor(x / 2)) * 2 + (cur & x & 1));
+    });
+    forRows(g.samples, r, (i) => {
+      const d = v.p.samples;
+      const at = i * S.WIDTH;
+      samples[d[at + S.CAT]!]!.add(sampleItem(d, at, server));
+    });
+  }
+  agg.intervals = Float64Array.from(intervals);
+  const done = (cat: Cat): Sample | null => (seen[cat]! > 0 ? { items: samples[cat]!.items, total: seen[cat]! } : null);
+  agg.halfOpen = done(Cat.HALF_OPEN);
+  agg.unanswered = done(Cat.UNANSWERED);
+  agg.late = done(Cat.LATE);
+  return agg;
+}
+
+function forRows(g: Grouped, key: number, fn: (row: number) => void): void {
+  for (let j = g.start[key]!; j < g.start[key + 1]!; j++) fn(g.order[j]!);
+}
+
+/** The evidence item of a logged candidate row. */
+function sampleItem(d: Float64Array, at: number, server: Endpoint): EvidenceItem {
+  const client = { ip: d[at + S.CLIENT_IP]!, port: d[at + S.CLIENT_PORT]! };
+  const base = { frame: d[at + S.FRAME]!, tsSec: d[at + S.TS_SEC]!, tsNs: d[at + S.TS_NS]!, srcMac: d[at + S.MAC]! };
+  const toServer = { srcIp: client.ip, srcPort: client.port, dstIp: server.ip, dstPort: server.port };
+  switch (d[at + S.CAT] as Cat) {
+    case Cat.HALF_OPEN: {
+      const rstFrame = d[at + S.A]!;
+      return {
+        ...base,
+        what: `SYN+ACK to ${formatIpv4(client.ip)}:${client.port}: half-open${rstFrame > 0 ? ` until the RST in frame ${rstFrame}` : `, sent ${d[at + S.B]} time(s), never answered`}`,
+        srcIp: server.ip,
+        srcPort: server.port,
+        dstIp: client.ip,
+        dstPort: client.port,
+      };
+    }
+    case Cat.UNANSWERED:
+      return { ...base, what: 'SYN never answered', ...toServer };
+    case Cat.LATE:
+      return { ...base, what: `first of ${d[at + S.A]} SYNs of a client that got through ${formatDuration(d[at + S.B]!)} late`, ...toServer };
+  }
 }
 
 function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
@@ -280,25 +422,23 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   const sustain = o['syn-recv-sustain']!;
   // A server with no more half-open connections than the threshold in the whole capture cannot
   // exceed it: count first, merge only the candidates.
+  const views = (partials as Partial[]).map((p) => new PartView(p));
   const totals = new EndpointMap<number>();
-  const parts = (partials as Partial[]).map((p) => new EndpointMap(p.servers));
-  for (const servers of parts) {
-    for (const [vlan, m] of servers.byVlan) {
-      for (const [k, agg] of m) {
-        const e = { vlan, ip: Math.floor(k / 65536), port: k % 65536 };
-        totals.set(vlan, e.ip, e.port, (totals.get(vlan, e.ip, e.port) ?? 0) + agg.n);
+  for (const v of views) {
+    for (const [vlan, m] of v.servers.byVlan) {
+      for (const [k, r] of m) {
+        const ip = Math.floor(k / 65536);
+        const port = k % 65536;
+        totals.set(vlan, ip, port, (totals.get(vlan, ip, port) ?? 0) + v.p.counters[r * C.WIDTH + C.HALF_OPEN]!);
       }
     }
   }
+  const candidates = new EndpointMap<number>();
+  for (const [vlan, m] of totals.byVlan) for (const [k, total] of m) if (total > threshold) candidates.set(vlan, Math.floor(k / 65536), k % 65536, total);
   const captureEnd = ctx.endSec === null ? Infinity : ctx.endSec + ctx.endNs * 1e-9;
   const findings: Finding[] = [];
-  for (const [server, total] of totals.entries()) {
-    if (total <= threshold) continue;
-    const agg = newAgg();
-    for (const servers of parts) {
-      const a = servers.get(server.vlan, server.ip, server.port);
-      if (a) mergeInto(agg, a);
-    }
+  for (const [server] of candidates.entries()) {
+    const agg = mergeServer(server, views);
     // Requests still pending when the capture stopped count until its end, not beyond.
     const steps = sweep(agg.intervals, agg.n, captureEnd);
     let peak = 0;

@@ -1,8 +1,8 @@
 /**
  * The reader thread's side of flow tracking: packs each decoded frame into a record and hands it
- * to the shard that owns its flow (by the symmetric flow hash). With one thread the shard runs
- * right here, record by record. With more, records travel in batches (transferred ArrayBuffers,
- * recycled) to N long-lived piscina tasks; at most MAX_IN_FLIGHT batches per shard are
+ * to the shard that owns its flow (by the symmetric flow hash). Inline, one shard runs right here,
+ * record by record. Otherwise records travel in batches (transferred ArrayBuffers, recycled) to N
+ * long-lived piscina tasks (N = 1 still pipelines: the reader decodes while the shard tracks); at most MAX_IN_FLIGHT batches per shard are
  * outstanding, and the reader waits when a shard falls behind, so memory stays bounded.
  */
 import { randomInt } from 'node:crypto';
@@ -37,7 +37,10 @@ export async function closeShardPool(): Promise<void> {
 }
 
 export interface FeederOptions {
+  /** Flow shards. */
   threads: number;
+  /** Track on this (the reader's) thread, record by record: one shard only. */
+  inline: boolean;
   tracker: TrackerOptions;
   observers: unknown;
   makeObservers: ObserverFactory | null;
@@ -71,7 +74,8 @@ export class FlowFeeder {
     const threads = Math.max(1, Math.floor(opts.threads));
     const perShard = Math.max(16, Math.ceil(opts.tracker.maxFlows / threads));
     const settings: ShardSettings = { tracker: opts.tracker, maxFlows: perShard, observers: opts.observers };
-    if (threads === 1) {
+    if (opts.inline) {
+      if (threads !== 1) throw new Error('inline flow tracking runs one shard');
       this.local = new Shard(settings, opts.exportSink, opts.makeObservers);
       return;
     }

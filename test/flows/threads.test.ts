@@ -76,7 +76,7 @@ function sortedLines(run: FlowRun, drop: readonly string[]): string[] {
 }
 
 /** Fails with the first differing lines (not a 2000-line diff). */
-function expectSameFlows(runs: Map<number, FlowRun>, drop: readonly string[], what: string): void {
+function expectSameFlows(runs: Map<number | string, FlowRun>, drop: readonly string[], what: string): void {
   const [base, ...rest] = [...runs.entries()];
   const [t0, r0] = base!;
   const a = sortedLines(r0, drop);
@@ -348,6 +348,16 @@ describe('--threads 1, 2, 4 give the same flows', () => {
     expect(Object.keys(one.report.flows.connStates).sort()).toEqual(Object.keys(expected.connStates!).sort());
     expect(one.flows.length).toBe(expected.total);
     expectSameFlows(runs, SHARD_DEPENDENT, 'mixed capture');
+  });
+});
+
+describe('--threads 1 on the reader thread or on one worker', () => {
+  it('gives the same flows (a small capture is inline by default; a large one runs on a worker)', async () => {
+    const { file } = mixedCapture(600);
+    const inline = await runFlows(file, { threads: 1, inlineFlows: true });
+    const worker = await runFlows(file, { threads: 1, inlineFlows: false });
+    expect(inline.flows.length).toBeGreaterThan(500);
+    expectSameFlows(new Map<string, FlowRun>([['1 inline', inline], ['1 worker', worker]]), [], 'inline vs worker');
   });
 });
 

@@ -43,14 +43,14 @@ export function trackerOptions(o: TrackerOverrides = {}): Partial<TrackerOptions
  * export on, and returns the report and the flow lines. `threads` defaults to 1 (tracking on this
  * thread, from the TypeScript sources); more threads run the compiled workers in dist/.
  */
-export async function runFlows(input: CaptureBuilder | string, opts: { threads?: number; tracker?: TrackerOverrides } = {}): Promise<FlowRun> {
+export async function runFlows(input: CaptureBuilder | string, opts: { threads?: number; inlineFlows?: boolean; tracker?: TrackerOverrides } = {}): Promise<FlowRun> {
   const file = typeof input === 'string' ? input : input.writeTemp('flows.pcap');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcapscan-flows-'));
   const out = path.join(dir, 'flows.jsonl');
   const fd = fs.openSync(out, 'w');
   let report: CaptureReport;
   try {
-    report = await analyzeFile(file, { threads: opts.threads ?? 1, flowsFd: fd, tracker: trackerOptions(opts.tracker) });
+    report = await analyzeFile(file, { threads: opts.threads ?? 1, flowsFd: fd, tracker: trackerOptions(opts.tracker), ...(opts.inlineFlows !== undefined ? { inlineFlows: opts.inlineFlows } : {}) });
   } finally {
     fs.closeSync(fd);
   }
