@@ -47,34 +47,106 @@ export function endpointName(e: Endpoint): string {
   return `vlan ${e.vlan & 0xfff}${inner ? `.${inner}` : ''} ${name}`;
 }
 
+/** An EndpointMap's contents as plain arrays, in insertion order: what crosses threads. */
+export interface EndpointMapParts<T> {
+  vlans: Int32Array;
+  /** ip * 65536 + port. */
+  keys: Float64Array;
+  values: T[];
+}
+
 /**
- * A map keyed by (VLAN, IPv4 address, port) without building a string per lookup: one numeric key
- * per VLAN (ip * 65536 + port < 2^48), VLANs in an outer map. Clonable (Maps of plain data).
+ * A map keyed by (VLAN, IPv4 address, port), for detectors that update it once per flow:
+ * open addressing over typed arrays (no boxed key, no string, no allocation per lookup), the
+ * values in one array in insertion order. Sent between threads as `parts()`.
  */
 export class EndpointMap<T> {
-  /** Structured clone keeps the Maps but not this class: send `byVlan`, wrap it again on arrival. */
-  constructor(readonly byVlan: Map<number, Map<number, T>> = new Map()) {}
+  size = 0;
+  private vlans = new Int32Array(64);
+  private keys = new Float64Array(64);
+  private values: T[] = [];
+  /** Open-addressing table of entry index + 1 (0 = empty), at most half full. */
+  private table = new Int32Array(128);
+  private mask = 127;
+
+  static from<T>(parts: EndpointMapParts<T>): EndpointMap<T> {
+    const m = new EndpointMap<T>();
+    for (let i = 0; i < parts.values.length; i++) {
+      const k = parts.keys[i]!;
+      m.set(parts.vlans[i]!, Math.floor(k / 65536), k % 65536, parts.values[i]!);
+    }
+    return m;
+  }
 
   get(vlan: number, ip: number, port: number): T | undefined {
-    return this.byVlan.get(vlan)?.get(ip * 65536 + port);
+    const i = this.find(vlan, ip * 65536 + port);
+    return i < 0 ? undefined : this.values[i];
   }
 
   set(vlan: number, ip: number, port: number, value: T): void {
-    let m = this.byVlan.get(vlan);
-    if (!m) {
-      m = new Map();
-      this.byVlan.set(vlan, m);
+    const key = ip * 65536 + port;
+    const i = this.find(vlan, key);
+    if (i >= 0) {
+      this.values[i] = value;
+      return;
     }
-    m.set(ip * 65536 + port, value);
+    if ((this.size + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
+    if (this.size === this.keys.length) {
+      const vlans = new Int32Array(this.size * 2);
+      vlans.set(this.vlans);
+      this.vlans = vlans;
+      const keys = new Float64Array(this.size * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    const n = this.size++;
+    this.vlans[n] = vlan;
+    this.keys[n] = key;
+    this.values.push(value);
+    this.place(n);
   }
 
-  /** Entries as [endpoint, value], sorted by VLAN, address and port (a stable report order). */
-  entries(): Array<[Endpoint, T]> {
-    const out: Array<[Endpoint, T]> = [];
-    for (const vlan of [...this.byVlan.keys()].sort((a, b) => a - b)) {
-      const m = this.byVlan.get(vlan)!;
-      for (const k of [...m.keys()].sort((a, b) => a - b)) out.push([{ vlan, ip: Math.floor(k / 65536), port: k % 65536 }, m.get(k)!]);
-    }
-    return out;
+  /** Entries as [endpoint, value], sorted by VLAN, address and port (a stable report order); `keep` filters first. */
+  entries(keep?: (value: T) => boolean): Array<[Endpoint, T]> {
+    const order: number[] = [];
+    for (let i = 0; i < this.size; i++) if (!keep || keep(this.values[i]!)) order.push(i);
+    order.sort((a, b) => this.vlans[a]! - this.vlans[b]! || this.keys[a]! - this.keys[b]!);
+    return order.map((i) => {
+      const k = this.keys[i]!;
+      return [{ vlan: this.vlans[i]!, ip: Math.floor(k / 65536), port: k % 65536 }, this.values[i]!];
+    });
   }
+
+  /** The contents as plain arrays (copies of the used parts), for a partial result. */
+  parts(): EndpointMapParts<T> {
+    return { vlans: this.vlans.slice(0, this.size), keys: this.keys.slice(0, this.size), values: this.values.slice() };
+  }
+
+  private find(vlan: number, key: number): number {
+    const table = this.table;
+    for (let h = hashEndpoint(vlan, key) & this.mask; ; h = (h + 1) & this.mask) {
+      const e = table[h]!;
+      if (e === 0) return -1;
+      if (this.keys[e - 1] === key && this.vlans[e - 1] === vlan) return e - 1;
+    }
+  }
+
+  private place(i: number): void {
+    let h = hashEndpoint(this.vlans[i]!, this.keys[i]!) & this.mask;
+    while (this.table[h] !== 0) h = (h + 1) & this.mask;
+    this.table[h] = i + 1;
+  }
+
+  private rehash(size: number): void {
+    this.table = new Int32Array(size);
+    this.mask = size - 1;
+    for (let i = 0; i < this.size; i++) this.place(i);
+  }
+}
+
+function hashEndpoint(vlan: number, key: number): number {
+  const hi = Math.floor(key / 0x100000000);
+  let h = Math.imul((key >>> 0) ^ Math.imul(hi ^ (vlan << 16), 0x85ebca6b), 0x9e3779b1);
+  h ^= h >>> 15;
+  return Math.imul(h, 0xc2b2ae35) >>> 0;
 }

@@ -11,7 +11,7 @@ import { readFlow, type FlowRecord } from '../flows/flow-view.js';
 import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
 import { formatIpv4, formatMac } from '../report/format.js';
-import { EndpointMap, endpointKey, endpointName, serverEnd } from './flow-endpoints.js';
+import { EndpointMap, endpointKey, endpointName, serverEnd, type EndpointMapParts } from './flow-endpoints.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import type { Detector, OptionValues, ReduceContext } from './types.js';
@@ -71,8 +71,8 @@ interface ServerPartial {
 
 interface Partial {
   servers: ServerPartial[];
-  /** Handshakes with no refusal per server, for every server of the shard (EndpointMap.byVlan). */
-  normal: Map<number, Map<number, number>>;
+  /** Handshakes with no refusal per server, for every server of the shard. */
+  normal: EndpointMapParts<number>;
 }
 
 const HIT_SAMPLE = 20;
@@ -212,7 +212,7 @@ class Observer implements ShardObserver {
 
   partial(): Partial {
     // Normal handshakes matter only for servers that some shard saw refused: send them all, as numbers.
-    return { servers: [...this.servers.values()], normal: this.normalOnly.byVlan };
+    return { servers: [...this.servers.values()], normal: this.normalOnly.parts() };
   }
 }
 
@@ -243,7 +243,7 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
     }
   }
   for (const p of partials as Partial[]) {
-    const normal = new EndpointMap(p.normal);
+    const normal = EndpointMap.from(p.normal);
     for (const m of merged.values()) m.normal += normal.get(m.vlan, m.serverIp, m.serverPort) ?? 0;
   }
   const findings: Finding[] = [];

@@ -17,7 +17,7 @@ import type { FlowTracker } from '../flows/tracker.js';
 import { formatDuration, formatIpv4, formatTimestamp } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
-import { clientEnd, EndpointMap, endpointName, serverEnd, type Endpoint } from './flow-endpoints.js';
+import { clientEnd, EndpointMap, endpointName, serverEnd, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
 import { F64Rows, groupRows } from './rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
@@ -83,8 +83,8 @@ const enum S {
 }
 
 interface Partial {
-  /** EndpointMap.byVlan of server → row: plain Maps survive the trip between threads. */
-  servers: Map<number, Map<number, number>>;
+  /** Server → row of `counters`. */
+  servers: EndpointMapParts<number>;
   counters: Float64Array;
   /** [server, start, end] in seconds since the epoch. */
   intervals: Float64Array;
@@ -247,7 +247,7 @@ class Observer implements ShardObserver {
 
   partial(): Partial {
     return {
-      servers: this.servers.byVlan,
+      servers: this.servers.parts(),
       counters: this.counters.used(),
       intervals: this.intervals.used(),
       syns: this.syns.used(),
@@ -303,7 +303,7 @@ class PartView {
   private grouped: { intervals: Grouped; syns: Grouped; sources: Grouped; samples: Grouped } | null = null;
 
   constructor(readonly p: Partial) {
-    this.servers = new EndpointMap(p.servers);
+    this.servers = EndpointMap.from(p.servers);
   }
 
   rows(): { intervals: Grouped; syns: Grouped; sources: Grouped; samples: Grouped } {
@@ -425,19 +425,17 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   const views = (partials as Partial[]).map((p) => new PartView(p));
   const totals = new EndpointMap<number>();
   for (const v of views) {
-    for (const [vlan, m] of v.servers.byVlan) {
-      for (const [k, r] of m) {
-        const ip = Math.floor(k / 65536);
-        const port = k % 65536;
-        totals.set(vlan, ip, port, (totals.get(vlan, ip, port) ?? 0) + v.p.counters[r * C.WIDTH + C.HALF_OPEN]!);
-      }
+    const { vlans, keys, values } = v.p.servers;
+    for (let i = 0; i < values.length; i++) {
+      const ip = Math.floor(keys[i]! / 65536);
+      const port = keys[i]! % 65536;
+      totals.set(vlans[i]!, ip, port, (totals.get(vlans[i]!, ip, port) ?? 0) + v.p.counters[values[i]! * C.WIDTH + C.HALF_OPEN]!);
     }
   }
-  const candidates = new EndpointMap<number>();
-  for (const [vlan, m] of totals.byVlan) for (const [k, total] of m) if (total > threshold) candidates.set(vlan, Math.floor(k / 65536), k % 65536, total);
+  const candidates = totals.entries((total) => total > threshold);
   const captureEnd = ctx.endSec === null ? Infinity : ctx.endSec + ctx.endNs * 1e-9;
   const findings: Finding[] = [];
-  for (const [server] of candidates.entries()) {
+  for (const [server] of candidates) {
     const agg = mergeServer(server, views);
     // Requests still pending when the capture stopped count until its end, not beyond.
     const steps = sweep(agg.intervals, agg.n, captureEnd);
