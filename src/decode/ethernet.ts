@@ -1,6 +1,8 @@
 import { mac48, u16be } from '../bytes.js';
 import { Ev } from '../events.js';
 import { Layer, type Frame } from './frame.js';
+import { EtherType } from './ethertypes.js';
+import { decodeIpv4 } from './ipv4.js';
 import { decodeTypeField } from './network.js';
 
 export const ETHERNET_HEADER_BYTES = 14;
@@ -23,6 +25,12 @@ export function decodeEthernet(f: Frame, b: Uint8Array, off: number, end: number
   f.srcMac = mac48(b, off + 6);
   const type = u16be(b, off + 12);
   f.outerEtherType = type;
+  // Most frames are untagged IPv4: straight there (what decodeTypeField would do for this type).
+  if (type === EtherType.IPV4) {
+    f.etherType = type;
+    decodeIpv4(f, b, off + ETHERNET_HEADER_BYTES, end);
+    return;
+  }
   decodeTypeField(f, b, off + ETHERNET_HEADER_BYTES, end, type);
 }
 

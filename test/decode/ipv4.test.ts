@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Layer } from '../../src/decode/frame.js';
 import { headerChecksumOk } from '../../src/decode/ipv4.js';
@@ -84,6 +85,37 @@ describe('the header checksum', () => {
     expect(headerChecksumOk(bad, 0, 20)).toBe(false);
     const shifted = concat(new Uint8Array(5), good);
     expect(headerChecksumOk(shifted, 5, 20)).toBe(true);
+  });
+
+  it('headerChecksumOk agrees with a plain sum of 16-bit words on any header of 20 to 60 bytes', () => {
+    // RFC 1071, word by word: the reference the split-byte sum must match.
+    const reference = (b: Uint8Array, off: number, len: number): boolean => {
+      let sum = 0;
+      for (let i = 0; i < len; i += 2) sum += (b[off + i]! << 8) | b[off + i + 1]!;
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      return sum === 0xffff;
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 5, max: 15 }), fc.uint8Array({ minLength: 60, maxLength: 60 }), fc.boolean(), (ihl, bytes, fix) => {
+        const len = ihl * 4;
+        if (fix) {
+          // Make it valid: set the checksum field (bytes 10-11) to the complement of the rest.
+          bytes[10] = 0;
+          bytes[11] = 0;
+          let sum = 0;
+          for (let i = 0; i < len; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+          while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+          const ck = ~sum & 0xffff;
+          bytes[10] = ck >>> 8;
+          bytes[11] = ck & 0xff;
+        }
+        expect(headerChecksumOk(bytes, 0, len)).toBe(reference(bytes, 0, len));
+        if (fix) expect(headerChecksumOk(bytes, 0, len)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    // All ones: the largest sums.
+    expect(headerChecksumOk(new Uint8Array(60).fill(0xff), 0, 60)).toBe(reference(new Uint8Array(60).fill(0xff), 0, 60));
   });
 });
 
