@@ -111,6 +111,14 @@ export const SMALL_FRAMES: CaptureSpec = {
   seed: 0x5eed_0001,
 };
 
+/**
+ * The small-frame traffic with every flow ending (FIN or RST), at a rate (about 4,000 frames/s)
+ * that makes even a 1M-frame file span four minutes: the flows conntrack holds (open ones, plus
+ * those closing or in TIME_WAIT for 120 s) level off after two minutes, so a longer file has more
+ * flows but not more live ones. For "does memory stay flat" runs.
+ */
+export const FLAT_FRAMES: CaptureSpec = { ...SMALL_FRAMES, finPercent: 85, rstPercent: 15, avgGapUs: 240, seed: 0x5eed_0003 };
+
 /** ~720k full-size frames (1514 bytes, 1.1 GB), a few live bulk flows. */
 export const FULL_SIZE_FRAMES: CaptureSpec = {
   frames: 720_000,

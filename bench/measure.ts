@@ -2,13 +2,15 @@
  * One pcapscan measurement, run in a fresh process by bench/run.ts so that peak RSS belongs to
  * that measurement alone:
  *
- *   node dist/bench/measure.js <mode> <capture> [chunkBytes]
+ *   node dist/bench/measure.js <mode> <capture> [chunkBytes] [threads]
  *
  * Modes:
  *   io       the floor: fs.readSync of the file in the reader's chunk size, no parsing
  *   read     readCapture with a handler that only counts records
  *   decode   readCapture + decodeRecord + CaptureStats.add (the per-frame work of analyzeFile)
- *   analyze  analyzeFile() itself (decode plus building the report)
+ *   analyze  analyzeFile() itself, the full pipeline: read, decode, link detectors, flow tracking on
+ *            `threads` shards (default 1), flow detectors, the report. CPU time is the whole
+ *            process's, worker threads included.
  *
  * Wall time (process.hrtime) and CPU time (process.cpuUsage, user + system) cover the pass
  * only; Node start-up and module loading are outside. Prints one line: `RESULT {json}`.
@@ -32,8 +34,13 @@ export interface Measurement {
   file: string;
   fileBytes: number;
   chunkBytes: number;
+  /** Flow shards (analyze only). */
+  threads: number | null;
   /** Records seen (0 for io). */
   frames: number;
+  /** analyze: flows and findings in the report. */
+  flows: number | null;
+  findings: number | null;
   /** Bytes the reader parsed (the file size when all went well). */
   bytesParsed: number;
   wallS: number;
@@ -74,7 +81,7 @@ class DecodeHandler implements RecordHandler {
   }
 }
 
-export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHUNK_BYTES): Promise<Measurement> {
+export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHUNK_BYTES, threads = 1): Promise<Measurement> {
   const fileBytes = fs.statSync(file).size;
   const rssBeforeKB = Math.round(process.memoryUsage().rss / 1024);
   const events = newEventCounters();
@@ -82,6 +89,8 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
   let bytesParsed = 0;
   let error: string | null = null;
   let stats: Measurement['stats'] = null;
+  let flows: number | null = null;
+  let findings: number | null = null;
 
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
@@ -117,8 +126,10 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
     case 'analyze': {
       // Loaded only here, so that the other modes do not load the analysis pipeline's modules.
       const { analyzeFile } = await import('../src/analysis/analyze.js');
-      const report = await analyzeFile(file, { chunkBytes });
+      const report = await analyzeFile(file, { chunkBytes, threads });
       frames = report.frames;
+      flows = report.flows.total;
+      findings = report.findings.length;
       bytesParsed = fileBytes; // the report does not say; checked through `frames`
       error = report.error ? JSON.stringify(report.error) : null;
       break;
@@ -131,7 +142,10 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
     file,
     fileBytes,
     chunkBytes,
+    threads: mode === 'analyze' ? threads : null,
     frames,
+    flows,
+    findings,
     bytesParsed,
     wallS: Number(t1 - t0) / 1e9,
     userS: cpu.user / 1e6,
@@ -145,13 +159,18 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
 }
 
 async function main(): Promise<void> {
-  const [mode, file, chunk] = process.argv.slice(2);
-  const chunkBytes = chunk === undefined ? DEFAULT_CHUNK_BYTES : Number(chunk);
-  if (!mode || !file || !(MODES as readonly string[]).includes(mode) || !Number.isInteger(chunkBytes) || chunkBytes < 4096) {
-    console.error(`usage: node dist/bench/measure.js <${MODES.join('|')}> <capture> [chunkBytes >= 4096]`);
+  const [mode, file, chunk, threadsArg] = process.argv.slice(2);
+  const chunkBytes = chunk === undefined || chunk === '-' ? DEFAULT_CHUNK_BYTES : Number(chunk);
+  const threads = threadsArg === undefined ? 1 : Number(threadsArg);
+  if (!mode || !file || !(MODES as readonly string[]).includes(mode) || !Number.isInteger(chunkBytes) || chunkBytes < 4096 || !Number.isInteger(threads) || threads < 1) {
+    console.error(`usage: node dist/bench/measure.js <${MODES.join('|')}> <capture> [chunkBytes >= 4096 | -] [threads]`);
     process.exit(2);
   }
-  const m = await measure(mode as Mode, file, chunkBytes);
+  const m = await measure(mode as Mode, file, chunkBytes, threads);
+  if (mode === 'analyze') {
+    const { closeShardPool } = await import('../src/flows/feeder.js');
+    await closeShardPool();
+  }
   process.stdout.write(`RESULT ${JSON.stringify(m)}\n`);
 }
 

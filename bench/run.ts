@@ -2,10 +2,12 @@
  * pcapscan benchmark: `npm run bench [-- --quick] [-- --only small|large] [-- --repeat N]`.
  *
  * For each synthetic capture (bench/generate.ts) it measures, in one run and on the same file:
- *   - the I/O floor (fs.readSync only), pcapscan read-only, pcapscan read+decode(+stats);
- *     each `--repeat` times (default 3), each in a fresh child process (bench/measure.ts);
- *   - tcpdump and tshark once each (not with --quick), with /usr/bin/time;
- * then prints the figures with the project's goals and the pcapscan/tool ratios, and writes
+ *   - the I/O floor (fs.readSync only), pcapscan read-only, pcapscan read+decode(+stats), and the
+ *     full pipeline (read, decode, detectors, flow tracking) with --threads 1 and 2; each
+ *     `--repeat` times (default 3), each in a fresh child process (bench/measure.ts);
+ *   - tcpdump, tshark io,stat and tshark conv,tcp once each (not with --quick), with /usr/bin/time;
+ * then whether memory stays flat: the full pipeline on the same traffic (same live flows) twice as
+ * long. It prints the figures with the project's goals and the pcapscan/tool ratios, and writes
  * bench/out/results.json. Other load on the machine moves absolute times: compare ratios.
  *
  * Options:
@@ -13,8 +15,10 @@
  *   --only small|large one capture
  *   --repeat N         runs per pcapscan measurement (default 3)
  *   --tools / --no-tools   force the external tools on or off
- *   --modes a,b,...    pcapscan measurements among io,read,decode,analyze (default io,read,decode)
- *   --chunk-bytes N    reader chunk size (default: the reader's own, 4 MiB)
+ *   --modes a,b,...    pcapscan measurements among io,read,decode,analyze (default all)
+ *   --threads 1,2      --threads values of the full pipeline (analyze) runs (default 1,2)
+ *   --flat / --no-flat the memory-flatness runs (default: on, off with --quick)
+ *   --chunk-bytes N    reader chunk size (default: the reader's own, 64 KiB)
  *   --force            regenerate the captures
  */
 import { spawnSync } from 'node:child_process';
@@ -22,7 +26,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
-import { benchCaptures, ensureCapture, OUT_DIR, SMALL_FRAMES, withFrames, type BenchCapture, type CaptureStats } from './generate.js';
+import { benchCaptures, ensureCapture, FLAT_FRAMES, OUT_DIR, SMALL_FRAMES, withFrames, type BenchCapture, type CaptureStats } from './generate.js';
 import { MODES, type Measurement, type Mode } from './measure.js';
 import {
   commandPath,
@@ -51,13 +55,27 @@ interface Options {
   repeat: number;
   tools: boolean;
   modes: Mode[];
+  threads: number[];
+  flat: boolean;
   force: boolean;
   chunkBytes: number | null;
 }
 
+/** One pcapscan measurement: a mode, and for the full pipeline its --threads. */
+interface Plan {
+  mode: Mode;
+  threads: number | null;
+  key: string;
+}
+
+function plans(opts: Options): Plan[] {
+  return opts.modes.flatMap((mode): Plan[] => (mode === 'analyze' ? opts.threads.map((t) => ({ mode, threads: t, key: `analyze:${t}` })) : [{ mode, threads: null, key: mode }]));
+}
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: null, repeat: 3, tools: true, modes: ['io', 'read', 'decode'], force: false, chunkBytes: null };
+  const o: Options = { quick: false, only: null, repeat: 3, tools: true, modes: ['io', 'read', 'decode', 'analyze'], threads: [1, 2], flat: true, force: false, chunkBytes: null };
   let toolsGiven: boolean | null = null;
+  let flatGiven: boolean | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -69,6 +87,13 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--force') o.force = true;
     else if (a === '--tools') toolsGiven = true;
     else if (a === '--no-tools') toolsGiven = false;
+    else if (a === '--flat') flatGiven = true;
+    else if (a === '--no-flat') flatGiven = false;
+    else if (a === '--threads') {
+      const list = value().split(',').map(Number);
+      if (list.some((n) => !Number.isInteger(n) || n < 1 || n > 64)) usage('--threads takes a list of whole numbers, e.g. 1,2');
+      o.threads = list;
+    }
     else if (a === '--only') {
       const v = value();
       if (v !== 'small' && v !== 'large') usage(`--only takes small or large, not ${v}`);
@@ -89,33 +114,50 @@ function parseArgs(argv: string[]): Options {
     else usage(`unknown option ${a}`);
   }
   o.tools = toolsGiven ?? !o.quick;
+  o.flat = flatGiven ?? !o.quick;
   return o;
 }
 
 function usage(problem: string | null): never {
   if (problem) console.error(problem);
-  console.error('usage: npm run bench -- [--quick] [--only small|large] [--repeat N] [--tools|--no-tools] [--modes io,read,decode,analyze] [--chunk-bytes N] [--force]');
+  console.error(
+    'usage: npm run bench -- [--quick] [--only small|large] [--repeat N] [--tools|--no-tools] [--modes io,read,decode,analyze] [--threads 1,2] [--flat|--no-flat] [--chunk-bytes N] [--force]',
+  );
   process.exit(problem ? 2 : 0);
 }
 
-/** The project's goals for read+decode. */
-const GOALS: Record<BenchCapture['id'], { label: string; met: (framesPerS: number, bytesPerS: number) => boolean }> = {
-  small: { label: '≥ 12 M frames/s', met: (fps) => fps >= 12e6 },
-  large: { label: '≥ 3 GB/s', met: (_fps, bps) => bps >= 3e9 },
+interface Goal {
+  label: string;
+  met: (framesPerS: number, bytesPerS: number, peakRssMB: number) => boolean;
+}
+
+/** The project's goals: read+decode (the foundation issue) and the full pipeline (the flow tracker issue). */
+const GOALS: Record<BenchCapture['id'], Partial<Record<Mode, Goal>>> = {
+  small: {
+    decode: { label: '≥ 12 M frames/s', met: (fps) => fps >= 12e6 },
+    analyze: { label: '≥ 5 M frames/s, RSS < 300 MB', met: (fps, _bps, rss) => fps >= 5e6 && rss < 300 },
+  },
+  large: {
+    decode: { label: '≥ 3 GB/s', met: (_fps, bps) => bps >= 3e9 },
+  },
 };
 
 const MODE_LABEL: Record<Mode, string> = {
   io: 'floor: fs.readSync only',
   read: 'pcapscan read-only',
   decode: 'pcapscan read+decode',
-  analyze: 'pcapscan analyzeFile()',
+  analyze: 'pcapscan full pipeline',
 };
+
+function planLabel(p: { mode: Mode; threads: number | null }): string {
+  return p.threads === null ? MODE_LABEL[p.mode] : `${MODE_LABEL[p.mode]}, --threads ${p.threads}`;
+}
 
 const MODE_LEGEND: Record<Mode, string> = {
   io: 'floor = fs.readSync of the file in the reader\'s chunk size, no parsing (the most a reader could do)',
   read: 'read-only = readCapture with a handler that only counts records',
   decode: 'read+decode = readCapture + decodeRecord + CaptureStats.add, the per-frame work of analyzeFile',
-  analyze: 'analyzeFile() = read+decode plus building the report',
+  analyze: 'full pipeline = analyzeFile(): read, decode, link detectors, flow tracking (conntrack + Zeek) on --threads shards, flow detectors, the report; CPU includes the worker threads',
 };
 
 /** Progress on a terminal only: a log file gets the tables alone. */
@@ -126,6 +168,8 @@ function progress(text: string | null): void {
 
 interface PcapscanResult {
   mode: Mode;
+  threads: number | null;
+  key: string;
   runs: Measurement[];
   /** Wall seconds of each child process as seen from here: start-up and module loading included. */
   processWallS: number[];
@@ -174,9 +218,10 @@ interface CaptureResult {
   warnings: string[];
 }
 
-function runChild(mode: Mode, file: string, chunkBytes: number | null): { m: Measurement; processWallS: number } {
+function runChild(mode: Mode, file: string, chunkBytes: number | null, threads: number | null = null): { m: Measurement; processWallS: number } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, MEASURE_JS, mode, file, ...(chunkBytes ? [String(chunkBytes)] : [])], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const args = [...NODE_FLAGS, MEASURE_JS, mode, file, chunkBytes ? String(chunkBytes) : '-', ...(threads !== null ? [String(threads)] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   const processWallS = Number(process.hrtime.bigint() - t0) / 1e9;
   const line = (r.stdout ?? '').split('\n').find((l) => l.startsWith('RESULT '));
   if (r.status !== 0 || !line) {
@@ -185,7 +230,7 @@ function runChild(mode: Mode, file: string, chunkBytes: number | null): { m: Mea
   return { m: JSON.parse(line.slice('RESULT '.length)) as Measurement, processWallS };
 }
 
-function summarize(walls: number[], cpus: number[], rssKB: number[], frames: number, bytes: number, goalFor: BenchCapture['id'] | null): Summary {
+function summarize(walls: number[], cpus: number[], rssKB: number[], frames: number, bytes: number, goal: Goal | null): Summary {
   const wallBestS = min(walls);
   const wallMedianS = median(walls);
   const cpuMedianS = median(cpus);
@@ -204,19 +249,18 @@ function summarize(walls: number[], cpus: number[], rssKB: number[], frames: num
     goal: null,
     goalMet: null,
   };
-  if (goalFor) {
-    const g = GOALS[goalFor];
-    s.goal = g.label;
+  if (goal) {
+    s.goal = goal.label;
     s.goalMet = {
-      best: g.met(s.framesPerSBest, s.bytesPerSBest),
-      median: g.met(s.framesPerSMedian, s.bytesPerSMedian),
-      cpu: g.met(s.framesPerCpuS, s.bytesPerCpuS),
+      best: goal.met(s.framesPerSBest, s.bytesPerSBest, s.maxRssMB),
+      median: goal.met(s.framesPerSMedian, s.bytesPerSMedian, s.maxRssMB),
+      cpu: goal.met(s.framesPerCpuS, s.bytesPerCpuS, s.maxRssMB),
     };
   }
   return s;
 }
 
-type ToolName = 'tcpdump' | 'tcpdump -w' | 'tshark';
+type ToolName = 'tcpdump' | 'tcpdump -w' | 'tshark' | 'tshark conv';
 
 /**
  * The external tools. `tcpdump` is the command the project compares with (it prints the
@@ -227,6 +271,7 @@ const TOOLS: ReadonlyArray<{ name: ToolName; bin: string; args: (file: string) =
   { name: 'tcpdump', bin: 'tcpdump', args: (f) => ['-nn', '-r', f, 'tcp[13]&2!=0'], command: "tcpdump -nn -r F 'tcp[13]&2!=0' >/dev/null" },
   { name: 'tcpdump -w', bin: 'tcpdump', args: (f) => ['-r', f, '-w', '/dev/null', 'tcp[13]&2!=0'], command: "tcpdump -r F -w /dev/null 'tcp[13]&2!=0'" },
   { name: 'tshark', bin: 'tshark', args: (f) => ['-q', '-r', f, '-z', 'io,stat,0'], command: 'tshark -q -r F -z io,stat,0' },
+  { name: 'tshark conv', bin: 'tshark', args: (f) => ['-q', '-r', f, '-z', 'conv,tcp'], command: 'tshark -q -r F -z conv,tcp >/dev/null' },
 ];
 
 function runTool(name: ToolName, file: string, frames: number, bytes: number): ToolResult {
@@ -292,7 +337,7 @@ function printCapture(c: CaptureResult, opts: Options): void {
       sm.goalMet ? `${mark(sm.goalMet.best)} / ${mark(sm.goalMet.median)} / ${mark(sm.goalMet.cpu)}` : '',
     ]);
   };
-  for (const p of c.pcapscan) row(MODE_LABEL[p.mode], p.summary);
+  for (const p of c.pcapscan) row(planLabel(p), p.summary);
   for (const tr of c.tools) {
     const label = tr.command.replace(' >/dev/null', '');
     if (!tr.installed) row(label, null, 'not installed: skipped, no ratio');
@@ -300,28 +345,25 @@ function printCapture(c: CaptureResult, opts: Options): void {
   }
   if (!opts.tools) row('tcpdump, tshark', null, opts.quick ? 'skipped (--quick; add --tools to run them)' : 'skipped (--no-tools)');
   console.log(t.toString());
-  for (const p of c.pcapscan) console.log(`   ${MODE_LEGEND[p.mode]}`);
+  for (const mode of new Set(c.pcapscan.map((p) => p.mode))) console.log(`   ${MODE_LEGEND[mode]}`);
   const toolNote: Record<ToolName, string> = {
     tcpdump: 'prints the matching SYN and SYN+ACK lines',
     'tcpdump -w': 'the same filter, matches written as pcap to /dev/null, nothing printed: tcpdump\'s read + BPF pass alone',
     tshark: 'full dissection, one io,stat row',
+    'tshark conv': 'full dissection and a table of TCP conversations (its nearest equivalent of flow tracking)',
   };
   for (const tr of c.tools) if (tr.installed) console.log(`   ${tr.command}: ${toolNote[tr.name]} (${tr.version}; run once, start-up included)`);
 
-  const decode = c.pcapscan.find((p) => p.mode === 'decode');
-  const read = c.pcapscan.find((p) => p.mode === 'read');
   const tools = c.tools.filter((x) => x.installed && x.summary);
-  if (tools.length > 0 && (decode || read)) {
+  const compared = c.pcapscan.filter((p) => p.mode !== 'io');
+  if (tools.length > 0 && compared.length > 0) {
     const rt = new Table({
       head: ['pcapscan throughput ÷ tool throughput (×, higher = pcapscan faster)', ...tools.map((x) => `vs ${x.name}`)],
       style: { head: [], border: [] },
       colAligns: ['left', ...tools.map(() => 'right' as const)],
     });
-    for (const [label, p] of [
-      ['read-only', read],
-      ['read+decode', decode],
-    ] as const) {
-      if (!p) continue;
+    for (const p of compared) {
+      const label = p.mode === 'read' ? 'read-only' : p.mode === 'decode' ? 'read+decode' : `full pipeline --threads ${p.threads}`;
       rt.push([`${label}, wall, median of ${p.summary.runs}`, ...tools.map((x) => fmtRatio(x.summary!.wallMedianS / p.summary.wallMedianS))]);
       rt.push([`${label}, wall, best of ${p.summary.runs}`, ...tools.map((x) => fmtRatio(x.summary!.wallMedianS / p.summary.wallBestS))]);
       rt.push([`${label}, CPU (user+sys), median`, ...tools.map((x) => fmtRatio(x.summary!.cpuMedianS / p.summary.cpuMedianS))]);
@@ -333,11 +375,57 @@ function printCapture(c: CaptureResult, opts: Options): void {
 
 function checkRuns(c: { frames: number; fileBytes: number }, p: PcapscanResult, warnings: string[]): void {
   for (const m of p.runs) {
-    if (m.error) warnings.push(`${p.mode}: reader error: ${m.error}`);
-    if (m.mode !== 'io' && m.frames !== c.frames) warnings.push(`${p.mode}: ${m.frames} frames read, expected ${c.frames}`);
-    if (m.mode !== 'analyze' && m.bytesParsed !== c.fileBytes) warnings.push(`${p.mode}: ${m.bytesParsed} bytes parsed, file has ${c.fileBytes}`);
-    if (Object.keys(m.events).length > 0) warnings.push(`${p.mode}: events on a clean capture: ${JSON.stringify(m.events)}`);
+    if (m.error) warnings.push(`${p.key}: reader error: ${m.error}`);
+    if (m.mode !== 'io' && m.frames !== c.frames) warnings.push(`${p.key}: ${m.frames} frames read, expected ${c.frames}`);
+    if (m.mode !== 'analyze' && m.bytesParsed !== c.fileBytes) warnings.push(`${p.key}: ${m.bytesParsed} bytes parsed, file has ${c.fileBytes}`);
+    if (Object.keys(m.events).length > 0) warnings.push(`${p.key}: events on a clean capture: ${JSON.stringify(m.events)}`);
   }
+}
+
+interface FlatRun {
+  file: string;
+  frames: number;
+  captureSeconds: number;
+  generatorFlows: number;
+  m: Measurement;
+}
+
+/** Peak RSS may grow by this much when the file doubles and still count as flat. */
+const FLAT_TOLERANCE = 0.1;
+
+/**
+ * Memory flatness: the full pipeline (--threads 1) on the same traffic, FLAT_FRAMES, at two
+ * lengths (the second twice the first). Live flows are the same; only the number of flows that
+ * came and went grows.
+ */
+function runFlat(opts: Options): { runs: FlatRun[]; growth: number; flat: boolean } {
+  const sizes = opts.quick ? [1_000_000, 2_000_000] : [5_000_000, 10_000_000];
+  const runs: FlatRun[] = [];
+  for (const frames of sizes) {
+    const file = path.join(OUT_DIR, `flat-${frames / 1_000_000}M.pcap`);
+    const g = ensureCapture(file, withFrames(FLAT_FRAMES, frames), { force: opts.force, log: (m) => console.log(m) });
+    warmPageCache(file);
+    progress(`flat: ${path.basename(file)}...`);
+    const { m } = runChild('analyze', file, opts.chunkBytes, 1);
+    progress(null);
+    runs.push({ file, frames, captureSeconds: g.stats.lastTs - g.stats.firstTs, generatorFlows: g.stats.tcpFlows, m });
+  }
+  const [a, b] = runs as [FlatRun, FlatRun];
+  const growth = b.m.maxRssKB / a.m.maxRssKB - 1;
+  console.log('');
+  console.log('== memory flatness: the full pipeline (--threads 1) on the same traffic twice as long (every flow ends: live flows level off after 120 s)');
+  const t = new Table({
+    head: ['capture', 'frames', 'capture s', 'flows', 'wall s', 'frames/s', 'peak RSS MB'],
+    style: { head: [], border: [] },
+    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  });
+  for (const r of runs) {
+    t.push([path.relative(process.cwd(), r.file), fmtInt(r.frames), r.captureSeconds.toFixed(0), fmtInt(r.m.flows ?? 0), fmtSec(r.m.wallS), fmtRate(r.frames / r.m.wallS), (r.m.maxRssKB / 1024).toFixed(0)]);
+  }
+  console.log(t.toString());
+  const flat = growth <= FLAT_TOLERANCE;
+  console.log(`   peak RSS ${growth >= 0 ? 'grew' : 'shrank'} by ${(Math.abs(growth) * 100).toFixed(1)}% while the file doubled: ${flat ? 'PASS' : 'FAIL'} (flat = at most ${FLAT_TOLERANCE * 100}%)`);
+  return { runs, growth, flat };
 }
 
 async function main(): Promise<void> {
@@ -366,22 +454,24 @@ async function main(): Promise<void> {
     const pageCacheWarmS = warmPageCache(bc.file);
     const warnings: string[] = [];
 
-    const results = new Map<Mode, { runs: Measurement[]; processWallS: number[] }>();
-    for (const m of opts.modes) results.set(m, { runs: [], processWallS: [] });
+    const results = new Map<string, { runs: Measurement[]; processWallS: number[] }>();
+    for (const pl of plans(opts)) results.set(pl.key, { runs: [], processWallS: [] });
     for (let r = 0; r < opts.repeat; r++) {
-      // Interleaved (io, read, decode, io, read, decode, ...) so that a burst of load elsewhere hits all alike.
-      for (const mode of opts.modes) {
-        progress(`${bc.id}: ${mode} run ${r + 1}/${opts.repeat}...`);
-        const { m, processWallS } = runChild(mode, bc.file, opts.chunkBytes);
-        results.get(mode)!.runs.push(m);
-        results.get(mode)!.processWallS.push(processWallS);
+      // Interleaved (io, read, decode, analyze, io, read, ...) so that a burst of load elsewhere hits all alike.
+      for (const pl of plans(opts)) {
+        progress(`${bc.id}: ${pl.key} run ${r + 1}/${opts.repeat}...`);
+        const { m, processWallS } = runChild(pl.mode, bc.file, opts.chunkBytes, pl.threads);
+        results.get(pl.key)!.runs.push(m);
+        results.get(pl.key)!.processWallS.push(processWallS);
       }
     }
     progress(null);
-    const pcapscan: PcapscanResult[] = opts.modes.map((mode) => {
-      const x = results.get(mode)!;
+    const pcapscan: PcapscanResult[] = plans(opts).map(({ mode, threads, key }) => {
+      const x = results.get(key)!;
       const p: PcapscanResult = {
         mode,
+        threads,
+        key,
         runs: x.runs,
         processWallS: x.processWallS,
         summary: summarize(
@@ -390,7 +480,7 @@ async function main(): Promise<void> {
           x.runs.map((m) => m.maxRssKB),
           frames,
           fileBytes,
-          mode === 'decode' ? bc.id : null,
+          GOALS[bc.id][mode] ?? null,
         ),
       };
       checkRuns({ frames, fileBytes }, p, warnings);
@@ -410,9 +500,9 @@ async function main(): Promise<void> {
 
     const ratios: Record<string, number | null> = {};
     for (const p of pcapscan) {
-      if (p.mode !== 'read' && p.mode !== 'decode') continue;
+      if (p.mode === 'io') continue;
       for (const tr of tools) {
-        const k = `${p.mode}/${tr.name}`;
+        const k = `${p.key}/${tr.name}`;
         ratios[`${k}/wallMedian`] = tr.summary ? tr.summary.wallMedianS / p.summary.wallMedianS : null;
         ratios[`${k}/wallBest`] = tr.summary ? tr.summary.wallMedianS / p.summary.wallBestS : null;
         ratios[`${k}/cpu`] = tr.summary ? tr.summary.cpuMedianS / p.summary.cpuMedianS : null;
@@ -435,6 +525,8 @@ async function main(): Promise<void> {
     captures.push(c);
     printCapture(c, opts);
   }
+
+  const flat = opts.flat ? runFlat(opts) : null;
 
   // Tool start-up, for reading their wall times: the same commands on a 1000-frame capture.
   const startup: Record<string, number | string> = {};
@@ -463,10 +555,11 @@ async function main(): Promise<void> {
       pcapscan: 'fresh child process per measurement: node --max-old-space-size=4096 dist/bench/measure.js <mode> <file>; wall and CPU over the pass only (start-up excluded, see processWallS); maxRssKB over the child life',
       tools: 'once per capture under /usr/bin/time -f "%e %U %S %M", start-up included',
       units: 'MB = 1e6 bytes, GB = 1e9 bytes of file; frames = records',
-      goals: Object.fromEntries(Object.entries(GOALS).map(([k, v]) => [k, `read+decode ${v.label}`])),
+      goals: Object.fromEntries(Object.entries(GOALS).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([mode, g]) => [mode, g.label]))])),
     },
     toolStartupWallS: startup,
     captures,
+    flat,
   };
   const resultsFile = path.join(OUT_DIR, 'results.json');
   const json = JSON.stringify(out, null, 2) + '\n';
