@@ -4,6 +4,7 @@
  * conflict finding's explanation says which frames show the flooding.
  */
 import type { Finding } from '../report/types.js';
+import { severityAtLeast } from './finding.js';
 
 interface ConflictDetails {
   server?: string;
@@ -28,6 +29,8 @@ export function correlate(findings: Finding[]): Finding[] {
       if (!sameHost) continue;
       link(c, fl);
       link(fl, c);
+      // The root cause of a problem is as serious as the problem.
+      if (!severityAtLeast(fl.severity, c.severity)) fl.severity = c.severity;
       c.explanation += ` Root cause found in this capture: l2.unknown_unicast_flood on ${fl.subject} — frames addressed to this server were flooded (first at ${fl.first}, frames ${fl.evidence.map((e) => e.frame).slice(0, 4).join(', ')}).`;
       fl.explanation += ` This flooding is the root cause of tcp.conflicting_responses on ${c.subject}: the flooded SYNs reached a firewall that answered them.`;
     }

@@ -191,9 +191,10 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
         '`-A INPUT -p icmp --icmp-type destination-unreachable -j ACCEPT` (then `--ctstate INVALID -j DROP`); ' +
         `or stop tracking that traffic (\`iptables -t raw -A PREROUTING -d ${subject.split(' ').pop()!.split(':')[0]} -p tcp --dport ${g.server.port} -j NOTRACK\`, nft \`notrack\`), ` +
         'leaving stateful filtering to the real servers; `sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1` helps only with window checks. Where asymmetry is not intended, fix the routing (return route, rp_filter).';
+      // Seen one way is a fact of the capture point; it hurts when conntrack would drop packets there.
       return makeFinding({
         id: ID,
-        severity: 'medium',
+        severity: g.invalid > 0 ? 'medium' : 'low',
         subject,
         summary,
         count: g.flows,

@@ -28,10 +28,24 @@ const HOST_INFERENCE_FRAMES = 4096;
  * is high: on a host capture, only flooded frames leave it out.
  */
 const HOST_SHARE = 0.98;
+/** Foreign frames waiting for a refusal, at most; and how long a refusal may take (seconds). */
+const AWAIT_MAX = 4096;
+const REFUSAL_WINDOW_S = 2;
+const TCP_RST = 0x04;
+const ICMP_UNREACHABLE = 3;
 const HOST_MIN_FRAMES = 100;
 
 const OPTIONS: readonly OptionSpec[] = [
   { key: 'fdb-ageing', default: 300, min: 1, max: 1e6, unit: 's', description: "the bridge's MAC ageing time (Linux: 300 s; `ip -d link show br0` shows ageing_time in centiseconds)" },
+  {
+    key: 'flood-medium-frames',
+    default: 100,
+    min: 1,
+    max: 1e12,
+    integer: true,
+    unit: 'frames',
+    description: 'flooded frames toward one MAC from which l2.unknown_unicast_flood is medium (below: low, unless it explains a tcp.conflicting_responses)',
+  },
   {
     key: 'host-mac',
     default: 0,
@@ -46,6 +60,10 @@ interface FloodAgg {
   mac: number;
   /** Frames flooded because the bridge forgot the MAC. */
   agedOut: number;
+  /** Refusals (TCP RST, ICMP unreachable) to those frames sent from another MAC in this MAC's IP's name. */
+  refusedByOthers: number;
+  /** The MACs that sent those refusals (a few). */
+  refusingMacs: number[];
   /** Frames addressed to this MAC seen at a capture point that is not this MAC's host. */
   foreign: number;
   episodes: number;
@@ -83,6 +101,12 @@ class FloodDetector implements LinkDetector {
   private readonly arpAsked = new Map<number, number>();
   private lastSrc = -1;
   private lastSrcIndex = -1;
+  /**
+   * IPv4 frames seen here though addressed to another host, by (source, destination) address
+   * pair, waiting a moment for an answer: a box that is not the addressee refusing them (a
+   * firewall with a REJECT policy forging the RST) is how flooding does harm (incident 1).
+   */
+  private readonly awaiting = new Map<number, { mac: number; frame: number; time: number }>();
 
   // Capture-host inference: the first unicast frames are buffered (numbers only), then replayed.
   private hostMac: number | null = null;
@@ -110,9 +134,13 @@ class FloodDetector implements LinkDetector {
     const src = f.srcMac;
     const dst = f.dstMac;
     if (src !== 0 && !isGroup(src)) this.learn(src, now, f);
+    if (this.awaiting.size > 0 && (f.layers & Layer.IPV4) !== 0) this.checkRefusal(f, now);
     if ((f.layers & Layer.SLL) !== 0) {
       // Cooked captures have no destination MAC, but the kernel says whether the frame was for us.
-      if (f.sllPacketType === PACKET_OTHERHOST) this.foreignFrame(0, src, f.frameNo, f.tsSec, f.tsNs, (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0);
+      if (f.sllPacketType === PACKET_OTHERHOST) {
+        this.foreignFrame(0, src, f.frameNo, f.tsSec, f.tsNs, (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0);
+        this.await(f, 0, now);
+      }
       return;
     }
     if ((f.layers & Layer.ETHERNET) === 0 || isGroup(dst)) return;
@@ -134,7 +162,48 @@ class FloodDetector implements LinkDetector {
       if (this.pending === HOST_INFERENCE_FRAMES) this.decideHost();
     } else if (this.hostMac !== null && src !== this.hostMac && dst !== this.hostMac) {
       this.foreignFrame(dst, src, f.frameNo, f.tsSec, f.tsNs, ip);
+      this.await(f, dst, now);
     }
+  }
+
+  /** Remembers a foreign IPv4 frame (addressed to `dst`; 0 = unknown) for checkRefusal. */
+  private await(f: Frame, dst: number, now: number): void {
+    if ((f.layers & Layer.IPV4) === 0) return;
+    // Bounded: a capture point drowning in flooded frames needs no more evidence than this.
+    if (this.awaiting.size >= AWAIT_MAX) return;
+    this.awaiting.set(f.ipSrc * TWO32 + f.ipDst, { mac: dst, frame: f.frameNo, time: now });
+  }
+
+  /**
+   * A TCP RST or ICMP unreachable going back to the sender of a foreign frame, in the name of the
+   * host it was addressed to, but from another MAC: someone refused a frame that was not theirs.
+   */
+  private checkRefusal(f: Frame, now: number): void {
+    const key = f.ipDst * TWO32 + f.ipSrc;
+    const w = this.awaiting.get(key);
+    if (w === undefined) return;
+    if (now - w.time > REFUSAL_WINDOW_S) {
+      this.awaiting.delete(key);
+      return;
+    }
+    const rst = (f.layers & Layer.TCP) !== 0 && (f.tcpFlags & TCP_RST) !== 0;
+    const unreachable = (f.layers & Layer.ICMP) !== 0 && f.icmpType === ICMP_UNREACHABLE;
+    if ((!rst && !unreachable) || f.srcMac === w.mac || f.srcMac === 0) return;
+    this.awaiting.delete(key);
+    const a = this.floods.get(w.mac);
+    if (!a) return;
+    a.refusedByOthers++;
+    if (!a.refusingMacs.includes(f.srcMac) && a.refusingMacs.length < 4) a.refusingMacs.push(f.srcMac);
+    a.sample.add({
+      frame: f.frameNo,
+      tsSec: f.tsSec,
+      tsNs: f.tsNs,
+      what: `${rst ? 'RST' : 'ICMP unreachable'} from ${formatMac(f.srcMac)} in the name of ${formatIpv4(f.ipSrc)}, refusing frame ${w.frame} that was addressed to ${w.mac === 0 ? 'another host' : formatMac(w.mac)}`,
+      srcMac: f.srcMac,
+      dstMac: f.dstMac,
+      srcIp: f.ipSrc,
+      dstIp: f.ipDst,
+    });
   }
 
   private learn(src: number, now: number, f: Frame): void {
@@ -168,7 +237,7 @@ class FloodDetector implements LinkDetector {
   private agg(mac: number, f: { sec: number; ns: number }): FloodAgg {
     let a = this.floods.get(mac);
     if (!a) {
-      a = { mac, agedOut: 0, foreign: 0, episodes: 0, maxSilence: 0, ips: [], episodesWithoutArp: 0, firstSec: f.sec, firstNs: f.ns, lastSec: f.sec, lastNs: f.ns, sample: new EvidenceSample(12) };
+      a = { mac, agedOut: 0, refusedByOthers: 0, refusingMacs: [], foreign: 0, episodes: 0, maxSilence: 0, ips: [], episodesWithoutArp: 0, firstSec: f.sec, firstNs: f.ns, lastSec: f.sec, lastNs: f.ns, sample: new EvidenceSample(12) };
       this.floods.set(mac, a);
     }
     if (f.sec < a.firstSec || (f.sec === a.firstSec && f.ns < a.firstNs)) {
@@ -265,9 +334,10 @@ function isGroup(mac: number): boolean {
   return ((Math.floor(mac / TWO32) >>> 8) & 1) === 1;
 }
 
-function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
+function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   const p = partials[0] as Partial | undefined;
   if (!p) return [];
+  const mediumFrames = ctx.options['flood-medium-frames']!;
   return p.floods.map((a) => {
     const mac = a.mac === 0 ? 'other hosts (cooked capture)' : formatMac(a.mac);
     const ips = a.ips.map(formatIpv4);
@@ -275,6 +345,8 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
     const parts: string[] = [];
     if (a.agedOut > 0) parts.push(`${a.agedOut} frame(s) flooded after ${formatDuration(a.maxSilence)} of silence (bridge ageing ${formatDuration(p.ageing)})`);
     if (a.foreign > 0) parts.push(`${a.foreign} frame(s) for it reached this capture point, which is not its host`);
+    const refusers = a.refusingMacs.map(formatMac).join(', ');
+    if (a.refusedByOthers > 0) parts.push(`${refusers} refused ${a.refusedByOthers} of them in its name (forged RST or ICMP unreachable)`);
     const summary = `${mac}${ips.length ? ` (${ips.join(', ')})` : ''}: ${parts.join('; ')}`;
     const noArp =
       a.episodes > 0 && a.episodesWithoutArp > 0
@@ -287,15 +359,20 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
       (a.foreign > 0
         ? `Unicast frames addressed to ${mac} arrived at the capture point${p.hostMac !== null ? ` (whose own MAC is ${formatMac(p.hostMac)})` : ''}: a switch or bridge flooded them here. `
         : '') +
+      (a.refusedByOthers > 0
+        ? `Here it did harm: ${refusers} answered ${a.refusedByOthers} frame(s) addressed to ${mac} with a refusal in the addressee's name — a firewall with a REJECT policy (or an iptables REJECT on a bridge) that received the flooded frames. The client gets that refusal, often before the real host's answer: "connection refused" at random (incident 1). `
+        : '') +
       'Every host on the segment then sees traffic that is not for it: a firewall there with a REJECT policy answers it with forged RSTs or ICMP errors (one SYN, two answers), a NIC in promiscuous mode passes it up, and bandwidth is wasted. Quiet servers (a bastion, a backup target) are the usual victims. The model only sees what this capture saw: the bridge may have heard the MAC on other ports.';
     const remediation =
       'Make the bridge remember the MAC at least as long as routers remember its ARP entry: raise the ageing time (`ip link set dev br0 type bridge ageing_time 360000`, in centiseconds), or lower the router\'s ARP lifetime (`net.ipv4.neigh.<if>.base_reachable_time_ms`, `gc_stale_time`); ' +
       'keep the host talking (a periodic gratuitous ARP: `arping -U -c 1 -I <if> <ip>` from cron, every less than the ageing time); ' +
       `pin it in the forwarding table (\`bridge fdb add ${a.mac === 0 ? '<mac>' : formatMac(a.mac)} dev <port> master static\`; on switches, a static MAC entry); ` +
       'and use a DROP (not REJECT) policy on firewalls that may receive flooded frames.';
+    // A bridge floods a frame now and then by design; it matters when it is heavy, or when it
+    // causes harm (correlate() raises it to the severity of the conflict it explains).
     return makeFinding({
       id: ID,
-      severity: 'medium',
+      severity: count >= mediumFrames || a.refusedByOthers > 0 ? 'medium' : 'low',
       subject: mac,
       summary,
       count,
@@ -309,6 +386,8 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
         mac,
         agedOutFrames: a.agedOut,
         seenAtCapturePoint: a.foreign,
+        refusedByOthers: a.refusedByOthers,
+        refusingMacs: a.refusingMacs.map(formatMac),
         episodes: a.episodes,
         episodesWithoutArp: a.episodesWithoutArp,
         maxSilenceSeconds: Math.round(a.maxSilence * 1000) / 1000,

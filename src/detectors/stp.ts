@@ -67,6 +67,12 @@ interface Bridge {
 
 interface Tree {
   vlan: number;
+  /**
+   * The VLAN of a Cisco PVST+ instance (from the root's extended system id), or -1 for IEEE
+   * BPDUs. PVST+ runs one tree per VLAN and sends them all on the native VLAN: each is its own
+   * tree with its own root, not a second root of the untagged one.
+   */
+  pvstVlan: number;
   protocols: number;
   span: Span;
   config: number;
@@ -109,10 +115,15 @@ class StpLink implements LinkDetector {
   onFrame(f: Frame): void {
     if ((f.layers & Layer.STP) === 0) return;
     const vlan = vlanScope(f);
-    let t = this.trees.get(vlan);
+    // A PVST+ BPDU tagged with its own VLAN belongs to that VLAN's tree anyway.
+    const ext = f.stpRootPriority & 0xfff;
+    const pvstVlan = f.snapOui === Oui.CISCO && f.stpType !== BpduType.TCN && ext !== vlan ? ext : -1;
+    const key = vlan * 8192 + (pvstVlan + 1);
+    let t = this.trees.get(key);
     if (t === undefined) {
       t = {
         vlan,
+        pvstVlan,
         protocols: 0,
         span: new Span(),
         config: 0,
@@ -129,7 +140,7 @@ class StpLink implements LinkDetector {
         changeSample: new EvidenceSample(),
         tcSample: new EvidenceSample(),
       };
-      this.trees.set(vlan, t);
+      this.trees.set(key, t);
     }
     t.span.add(f);
     t.protocols |= f.snapOui === Oui.CISCO ? Proto.PVST : f.stpVersion >= 3 ? Proto.MSTP : f.stpVersion === 2 ? Proto.RSTP : Proto.STP;
@@ -244,8 +255,9 @@ function describeItem(it: BpduItem): EvidenceItem {
   return out;
 }
 
-function treeName(vlan: number): string {
-  return vlan === 0 ? 'spanning tree (untagged BPDUs)' : `spanning tree, VLAN ${vlan}`;
+function treeName(vlan: number, pvstVlan: number): string {
+  const base = vlan === 0 ? 'spanning tree (untagged BPDUs)' : `spanning tree, VLAN ${vlan}`;
+  return pvstVlan < 0 ? base : `${base}, PVST+ VLAN ${pvstVlan}`;
 }
 
 function reduceTree(t: Tree, tcLow: number): Finding {
@@ -303,7 +315,7 @@ function reduceTree(t: Tree, tcLow: number): Finding {
   return makeFinding({
     id: ID,
     severity,
-    subject: treeName(t.vlan),
+    subject: treeName(t.vlan, t.pvstVlan),
     summary,
     count: n,
     first: t.span.first(),
@@ -314,6 +326,7 @@ function reduceTree(t: Tree, tcLow: number): Finding {
     remediation: remediation.join(' '),
     details: {
       vlan: t.vlan,
+      pvstVlan: t.pvstVlan < 0 ? null : t.pvstVlan,
       protocols: protocolNames(t.protocols),
       bpdus: n,
       configBpdus: t.config,
@@ -365,7 +378,7 @@ export const stpDetector: Detector = {
   },
   reduce(partials, ctx): Finding[] {
     const tcLow = ctx.options[OPT_TC_LOW] ?? 1;
-    const trees = (partials as Partial[]).flatMap((p) => p.trees).sort((a, b) => a.vlan - b.vlan);
+    const trees = (partials as Partial[]).flatMap((p) => p.trees).sort((a, b) => a.vlan - b.vlan || a.pvstVlan - b.pvstVlan);
     return trees.map((t) => reduceTree(t, tcLow));
   },
 };
