@@ -168,8 +168,8 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
 
 function toFinding(g: Group, restCount: number): Finding {
   const subject = g.key === 'other' ? `${restCount} other destination(s)` : g.orphan ? `${formatIpv4(g.service.ip)} (no tracked flow)` : endpointName(g.service);
-  const kinds = Object.entries(g.byKind).sort((a, b) => b[1] - a[1]);
-  const reasons = Object.entries(g.byReason).sort((a, b) => b[1] - a[1]);
+  const kinds = Object.entries(g.byKind).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const reasons = Object.entries(g.byReason).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const teardown = (g.byKind['FIN'] ?? 0) + (g.byKind['RST'] ?? 0) + (g.byKind['ICMP error'] ?? 0);
   const summary = `${g.packets} packet(s) would be dropped by \`-m conntrack --ctstate INVALID -j DROP\`: ${kinds.map(([k, n]) => `${n} ${k}`).join(', ')}`;
   const why: string[] = [];

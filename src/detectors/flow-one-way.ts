@@ -174,7 +174,7 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
     .sort((a, b) => a.key.localeCompare(b.key))
     .map((g) => {
       const subject = endpointName(g.server);
-      const inv = Object.entries(g.invalidByKind).sort((a, b) => b[1] - a[1]);
+      const inv = Object.entries(g.invalidByKind).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
       const summary =
         `${g.flows} TCP connection(s) to ${subject} seen in one direction only (${g.packets} packets, none back), although the clients acknowledge the server's answers; ` +
         `${g.invalid} packet(s) would be INVALID for conntrack here${inv.length ? ` (${inv.map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}`;
