@@ -32,6 +32,12 @@ const HOST_SHARE = 0.98;
 const AWAIT_MAX = 4096;
 const REFUSAL_WINDOW_S = 2;
 const TCP_RST = 0x04;
+/** What kind of refusal a frame is. */
+const enum Refusal {
+  NONE = 0,
+  RST = 1,
+  UNREACHABLE = 2,
+}
 const ICMP_UNREACHABLE = 3;
 const HOST_MIN_FRAMES = 100;
 
@@ -66,6 +72,8 @@ interface FloodAgg {
   refusingMacs: number[];
   /** Frames addressed to this MAC seen at a capture point that is not this MAC's host. */
   foreign: number;
+  /** Of those, frames also counted in agedOut (one flooded frame, counted once). */
+  foreignAlsoAged: number;
   episodes: number;
   /** Longest silence before a flooded frame (seconds). */
   maxSilence: number;
@@ -106,7 +114,7 @@ class FloodDetector implements LinkDetector {
    * pair, waiting a moment for an answer: a box that is not the addressee refusing them (a
    * firewall with a REJECT policy forging the RST) is how flooding does harm (incident 1).
    */
-  private readonly awaiting = new Map<number, { mac: number; frame: number; time: number }>();
+  private readonly awaiting = new Map<string, { mac: number; frame: number; time: number }>();
 
   // Capture-host inference: the first unicast frames are buffered (numbers only), then replayed.
   private hostMac: number | null = null;
@@ -117,6 +125,11 @@ class FloodDetector implements LinkDetector {
   private readonly pendSec = new Uint32Array(HOST_INFERENCE_FRAMES);
   private readonly pendNs = new Uint32Array(HOST_INFERENCE_FRAMES);
   private readonly pendIp = new Uint32Array(HOST_INFERENCE_FRAMES);
+  /** IPv4 source (with pendIsIp), what kind of refusal the frame is (Refusal), whether it was aged out. */
+  private readonly pendIpSrc = new Uint32Array(HOST_INFERENCE_FRAMES);
+  private readonly pendIsIp = new Uint8Array(HOST_INFERENCE_FRAMES);
+  private readonly pendRefusal = new Uint8Array(HOST_INFERENCE_FRAMES);
+  private readonly pendAged = new Uint8Array(HOST_INFERENCE_FRAMES);
   private pending = 0;
 
   constructor(
@@ -134,23 +147,29 @@ class FloodDetector implements LinkDetector {
     const src = f.srcMac;
     const dst = f.dstMac;
     if (src !== 0 && !isGroup(src)) this.learn(src, now, f);
-    if (this.awaiting.size > 0 && (f.layers & Layer.IPV4) !== 0) this.checkRefusal(f, now);
+    const isIp = (f.layers & Layer.IPV4) !== 0;
+    const refusal = !isIp ? Refusal.NONE : (f.layers & Layer.TCP) !== 0 && (f.tcpFlags & TCP_RST) !== 0 ? Refusal.RST : (f.layers & Layer.ICMP) !== 0 && f.icmpType === ICMP_UNREACHABLE ? Refusal.UNREACHABLE : Refusal.NONE;
+    if (refusal !== Refusal.NONE && this.awaiting.size > 0) this.checkRefusal(src, dst, f.ipSrc, f.ipDst, refusal, f.frameNo, f.tsSec, f.tsNs);
     if ((f.layers & Layer.SLL) !== 0) {
       // Cooked captures have no destination MAC, but the kernel says whether the frame was for us.
       if (f.sllPacketType === PACKET_OTHERHOST) {
-        this.foreignFrame(0, src, f.frameNo, f.tsSec, f.tsNs, (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0);
-        this.await(f, 0, now);
+        this.foreignFrame(0, src, f.frameNo, f.tsSec, f.tsNs, isIp ? f.ipDst : 0, false);
+        if (isIp) this.await(f.ipSrc, f.ipDst, 0, f.frameNo, now);
       }
       return;
     }
     if ((f.layers & Layer.ETHERNET) === 0 || isGroup(dst)) return;
     // A MAC never seen sending is not evidence of anything: the bridge may have learned it before the capture.
     const j = this.macs.find(dst);
+    let aged = false;
     if (j >= 0) {
       const silence = now - this.last.data[j]!;
-      if (silence > this.ageing) this.agedOutFrame(dst, j, silence, now, f);
+      if (silence > this.ageing) {
+        this.agedOutFrame(dst, j, silence, now, f);
+        aged = true;
+      }
     }
-    const ip = (f.layers & Layer.IPV4) !== 0 ? f.ipDst : 0;
+    const ip = isIp ? f.ipDst : 0;
     if (!this.hostDecided) {
       const i = this.pending++;
       this.pendSrc[i] = src;
@@ -159,50 +178,51 @@ class FloodDetector implements LinkDetector {
       this.pendSec[i] = f.tsSec;
       this.pendNs[i] = f.tsNs;
       this.pendIp[i] = ip;
+      this.pendIpSrc[i] = isIp ? f.ipSrc : 0;
+      this.pendIsIp[i] = isIp ? 1 : 0;
+      this.pendRefusal[i] = refusal;
+      this.pendAged[i] = aged ? 1 : 0;
       if (this.pending === HOST_INFERENCE_FRAMES) this.decideHost();
     } else if (this.hostMac !== null && src !== this.hostMac && dst !== this.hostMac) {
-      this.foreignFrame(dst, src, f.frameNo, f.tsSec, f.tsNs, ip);
-      this.await(f, dst, now);
+      this.foreignFrame(dst, src, f.frameNo, f.tsSec, f.tsNs, ip, aged);
+      if (isIp) this.await(f.ipSrc, f.ipDst, dst, f.frameNo, now);
     }
   }
 
   /** Remembers a foreign IPv4 frame (addressed to `dst`; 0 = unknown) for checkRefusal. */
-  private await(f: Frame, dst: number, now: number): void {
-    if ((f.layers & Layer.IPV4) === 0) return;
+  private await(ipSrc: number, ipDst: number, dst: number, frame: number, now: number): void {
     // Bounded: a capture point drowning in flooded frames needs no more evidence than this.
     if (this.awaiting.size >= AWAIT_MAX) return;
-    this.awaiting.set(f.ipSrc * TWO32 + f.ipDst, { mac: dst, frame: f.frameNo, time: now });
+    this.awaiting.set(`${ipSrc}>${ipDst}`, { mac: dst, frame, time: now });
   }
 
   /**
    * A TCP RST or ICMP unreachable going back to the sender of a foreign frame, in the name of the
    * host it was addressed to, but from another MAC: someone refused a frame that was not theirs.
    */
-  private checkRefusal(f: Frame, now: number): void {
-    const key = f.ipDst * TWO32 + f.ipSrc;
+  private checkRefusal(srcMac: number, dstMac: number, ipSrc: number, ipDst: number, refusal: number, frame: number, sec: number, ns: number): void {
+    const key = `${ipDst}>${ipSrc}`;
     const w = this.awaiting.get(key);
     if (w === undefined) return;
-    if (now - w.time > REFUSAL_WINDOW_S) {
+    if (sec + ns * 1e-9 - w.time > REFUSAL_WINDOW_S) {
       this.awaiting.delete(key);
       return;
     }
-    const rst = (f.layers & Layer.TCP) !== 0 && (f.tcpFlags & TCP_RST) !== 0;
-    const unreachable = (f.layers & Layer.ICMP) !== 0 && f.icmpType === ICMP_UNREACHABLE;
-    if ((!rst && !unreachable) || f.srcMac === w.mac || f.srcMac === 0) return;
+    if (srcMac === w.mac || srcMac === 0) return;
     this.awaiting.delete(key);
     const a = this.floods.get(w.mac);
     if (!a) return;
     a.refusedByOthers++;
-    if (!a.refusingMacs.includes(f.srcMac) && a.refusingMacs.length < 4) a.refusingMacs.push(f.srcMac);
+    if (!a.refusingMacs.includes(srcMac) && a.refusingMacs.length < 4) a.refusingMacs.push(srcMac);
     a.sample.add({
-      frame: f.frameNo,
-      tsSec: f.tsSec,
-      tsNs: f.tsNs,
-      what: `${rst ? 'RST' : 'ICMP unreachable'} from ${formatMac(f.srcMac)} in the name of ${formatIpv4(f.ipSrc)}, refusing frame ${w.frame} that was addressed to ${w.mac === 0 ? 'another host' : formatMac(w.mac)}`,
-      srcMac: f.srcMac,
-      dstMac: f.dstMac,
-      srcIp: f.ipSrc,
-      dstIp: f.ipDst,
+      frame,
+      tsSec: sec,
+      tsNs: ns,
+      what: `${refusal === Refusal.RST ? 'RST' : 'ICMP unreachable'} from ${formatMac(srcMac)} in the name of ${formatIpv4(ipSrc)}, refusing frame ${w.frame} that was addressed to ${w.mac === 0 ? 'another host' : formatMac(w.mac)}`,
+      srcMac,
+      ...(dstMac !== 0 ? { dstMac } : {}),
+      srcIp: ipSrc,
+      dstIp: ipDst,
     });
   }
 
@@ -237,7 +257,7 @@ class FloodDetector implements LinkDetector {
   private agg(mac: number, f: { sec: number; ns: number }): FloodAgg {
     let a = this.floods.get(mac);
     if (!a) {
-      a = { mac, agedOut: 0, refusedByOthers: 0, refusingMacs: [], foreign: 0, episodes: 0, maxSilence: 0, ips: [], episodesWithoutArp: 0, firstSec: f.sec, firstNs: f.ns, lastSec: f.sec, lastNs: f.ns, sample: new EvidenceSample(12) };
+      a = { mac, agedOut: 0, refusedByOthers: 0, refusingMacs: [], foreign: 0, foreignAlsoAged: 0, episodes: 0, maxSilence: 0, ips: [], episodesWithoutArp: 0, firstSec: f.sec, firstNs: f.ns, lastSec: f.sec, lastNs: f.ns, sample: new EvidenceSample(12) };
       this.floods.set(mac, a);
     }
     if (f.sec < a.firstSec || (f.sec === a.firstSec && f.ns < a.firstNs)) {
@@ -278,9 +298,14 @@ class FloodDetector implements LinkDetector {
     });
   }
 
-  private foreignFrame(dst: number, src: number, frame: number, sec: number, ns: number, ip: number): void {
+  private foreignFrame(dst: number, src: number, frame: number, sec: number, ns: number, ip: number, aged: boolean): void {
     const a = this.agg(dst, { sec, ns });
     a.foreign++;
+    if (aged) {
+      // Already counted and shown as aged out: one flooded frame, one count, one evidence line.
+      a.foreignAlsoAged++;
+      return;
+    }
     if (ip !== 0 && !a.ips.includes(ip) && a.ips.length < 8) a.ips.push(ip);
     a.sample.add({
       frame,
@@ -311,10 +336,17 @@ class FloodDetector implements LinkDetector {
     }
     if (this.pending >= HOST_MIN_FRAMES && bestCount >= HOST_SHARE * this.pending) this.hostMac = best;
     if (this.hostMac !== null) {
+      // Replayed in order, refusals included: each buffered refusal is matched against the foreign
+      // frames replayed before it.
       for (let i = 0; i < this.pending; i++) {
-        if (this.pendSrc[i] !== this.hostMac && this.pendDst[i] !== this.hostMac) {
-          this.foreignFrame(this.pendDst[i]!, this.pendSrc[i]!, this.pendFrame[i]!, this.pendSec[i]!, this.pendNs[i]!, this.pendIp[i]!);
-        }
+        const src = this.pendSrc[i]!;
+        const dst = this.pendDst[i]!;
+        const sec = this.pendSec[i]!;
+        const ns = this.pendNs[i]!;
+        if (this.pendRefusal[i] !== Refusal.NONE && this.awaiting.size > 0) this.checkRefusal(src, dst, this.pendIpSrc[i]!, this.pendIp[i]!, this.pendRefusal[i]!, this.pendFrame[i]!, sec, ns);
+        if (src === this.hostMac || dst === this.hostMac) continue;
+        this.foreignFrame(dst, src, this.pendFrame[i]!, sec, ns, this.pendIp[i]!, this.pendAged[i] === 1);
+        if (this.pendIsIp[i] === 1) this.await(this.pendIpSrc[i]!, this.pendIp[i]!, dst, this.pendFrame[i]!, sec + ns * 1e-9);
       }
     }
     this.pending = 0;
@@ -341,7 +373,7 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   return p.floods.map((a) => {
     const mac = a.mac === 0 ? 'other hosts (cooked capture)' : formatMac(a.mac);
     const ips = a.ips.map(formatIpv4);
-    const count = a.agedOut + a.foreign;
+    const count = a.agedOut + a.foreign - a.foreignAlsoAged;
     const parts: string[] = [];
     if (a.agedOut > 0) parts.push(`${a.agedOut} frame(s) flooded after ${formatDuration(a.maxSilence)} of silence (bridge ageing ${formatDuration(p.ageing)})`);
     if (a.foreign > 0) parts.push(`${a.foreign} frame(s) for it reached this capture point, which is not its host`);

@@ -64,6 +64,11 @@ interface ServerPartial {
   macsDiffer: number;
   /** Hits whose RST has the fingerprint of a Linux REJECT: window 0, no TCP options, IP id 0. */
   rejectFingerprint: number;
+  /** Over all hits (the sample is bounded): the latest SYN, the largest gap between the two answers, refusals by ICMP. */
+  lastSec: number;
+  lastNs: number;
+  maxGapS: number;
+  icmpHits: number;
   /** Hits, lowest SYN frame first, bounded. */
   sample: Hit[];
   evidence: { items: EvidenceItem[]; total: number };
@@ -89,7 +94,8 @@ export function analyzeHandshakes(f: FlowRecord): { hits: Hit[]; normal: number 
     const synAcks = f.events.filter((e) => e.kind === EvKind.SYNACK && !e.fromOrig && e.ack === expectedAck);
     // A RST answering the SYN itself acknowledges it and, having no sequence space of its own, carries
     // seq 0 (RFC 793); a RST that continues the server's own sequence is the server ending the connection.
-    const inServerStream = (e: { seq: number }): boolean => synAcks.some((sa) => ((e.seq - ((sa.seq + 1) >>> 0)) >>> 0) < 0x100000);
+    // The server's stream spans what it sent: its payload bytes, plus one for a FIN.
+    const inServerStream = (e: { seq: number }): boolean => synAcks.some((sa) => ((e.seq - ((sa.seq + 1) >>> 0)) >>> 0) <= f.respPayloadBytes + 1);
     const refusals = f.events.filter(
       (e) =>
         !e.fromOrig &&
@@ -130,6 +136,11 @@ export function analyzeHandshakes(f: FlowRecord): { hits: Hit[]; normal: number 
     });
   }
   return { hits, normal };
+}
+
+/** Seconds between the two answers of a hit. */
+function answerGapS(h: Hit): number {
+  return Math.abs(h.synAckSec - h.refusalSec + (h.synAckNs - h.refusalNs) / 1e9);
 }
 
 function refusedFirst(h: Hit): boolean {
@@ -191,7 +202,7 @@ class Observer implements ShardObserver {
     const key = endpointKey(server);
     let sp = this.servers.get(key);
     if (!sp) {
-      sp = { key, serverIp: f.respIp, serverPort: f.respPort, vlan: server.vlan, hits: 0, normal: 0, refusedFirst: 0, macsDiffer: 0, rejectFingerprint: 0, sample: [], evidence: { items: [], total: 0 } };
+      sp = { key, serverIp: f.respIp, serverPort: f.respPort, vlan: server.vlan, hits: 0, normal: 0, refusedFirst: 0, macsDiffer: 0, rejectFingerprint: 0, lastSec: 0, lastNs: 0, maxGapS: 0, icmpHits: 0, sample: [], evidence: { items: [], total: 0 } };
       this.servers.set(key, sp);
     }
     sp.normal += normal;
@@ -202,6 +213,9 @@ class Observer implements ShardObserver {
       if (refusedFirst(h)) sp.refusedFirst++;
       if (h.refusalMac !== h.synAckMac) sp.macsDiffer++;
       if (isRejectFingerprint(h)) sp.rejectFingerprint++;
+      if (h.refusal === 'ICMP') sp.icmpHits++;
+      if (h.synSec > sp.lastSec || (h.synSec === sp.lastSec && h.synNs > sp.lastNs)) [sp.lastSec, sp.lastNs] = [h.synSec, h.synNs];
+      sp.maxGapS = Math.max(sp.maxGapS, answerGapS(h));
       sp.sample.push(h);
       ev.addAll(hitEvidence(h, { client: f.origIp, clientPort: f.origPort, server: f.respIp, serverPort: f.respPort }));
     }
@@ -235,6 +249,9 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
       m.refusedFirst += sp.refusedFirst;
       m.macsDiffer += sp.macsDiffer;
       m.rejectFingerprint += sp.rejectFingerprint;
+      m.icmpHits += sp.icmpHits;
+      if (sp.lastSec > m.lastSec || (sp.lastSec === m.lastSec && sp.lastNs > m.lastNs)) [m.lastSec, m.lastNs] = [sp.lastSec, sp.lastNs];
+      m.maxGapS = Math.max(m.maxGapS, sp.maxGapS);
       m.sample = [...m.sample, ...sp.sample].sort((a, b) => a.synFrame - b.synFrame).slice(0, HIT_SAMPLE);
       const ev = new EvidenceSample(12);
       ev.merge(m.evidence);
@@ -259,11 +276,9 @@ function toFinding(sp: ServerPartial, _options: OptionValues): Finding {
   const subject = endpointName({ ip: sp.serverIp, port: sp.serverPort, vlan: sp.vlan });
   const total = sp.hits + sp.normal;
   const first = sp.sample[0]!;
-  const last = sp.sample[sp.sample.length - 1]!;
-  const gaps = sp.sample.map((h) => Math.abs(h.synAckSec - h.refusalSec + (h.synAckNs - h.refusalNs) / 1e9));
-  const maxGapMs = Math.max(...gaps) * 1000;
+  const maxGapMs = sp.maxGapS * 1000;
   const sameMac = sp.hits - sp.macsDiffer;
-  const refusalKind = sp.sample.every((h) => h.refusal === 'ICMP') ? 'ICMP unreachable' : 'RST';
+  const refusalKind = sp.icmpHits === sp.hits ? 'ICMP unreachable' : 'RST';
   const summary =
     `${sp.hits} of ${total} handshake(s) to ${server} answered by both a ${refusalKind} and a SYN+ACK; ` +
     (sp.refusedFirst > 0 ? `the ${refusalKind} came first ${sp.refusedFirst} time(s) (client saw "connection refused")` : `the SYN+ACK always came first`) +
@@ -297,7 +312,7 @@ function toFinding(sp: ServerPartial, _options: OptionValues): Finding {
     summary,
     count: sp.hits,
     first: { sec: first.synSec, ns: first.synNs },
-    last: { sec: last.synSec, ns: last.synNs },
+    last: { sec: sp.lastSec, ns: sp.lastNs },
     evidence: sp.evidence.items,
     evidenceTotal: sp.evidence.total,
     explanation,
