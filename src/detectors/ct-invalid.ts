@@ -171,6 +171,7 @@ function toFinding(g: Group, restCount: number): Finding {
   const kinds = Object.entries(g.byKind).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const reasons = Object.entries(g.byReason).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const teardown = (g.byKind['FIN'] ?? 0) + (g.byKind['RST'] ?? 0) + (g.byKind['ICMP error'] ?? 0);
+  const synAcks = g.byKind['SYN+ACK'] ?? 0;
   const summary = `${g.packets} packet(s) would be dropped by \`-m conntrack --ctstate INVALID -j DROP\`: ${kinds.map(([k, n]) => `${n} ${k}`).join(', ')}`;
   const why: string[] = [];
   const r = (reason: number): number => g.byReason[INVALID_REASON_NAMES[reason]] ?? 0;
@@ -189,6 +190,7 @@ function toFinding(g: Group, restCount: number): Finding {
     (g.afterReject > 0
       ? `${g.afterReject} of them came after a RST answered the SYN before any other reply: conntrack deletes the entry at such a RST (it reads it as a refused connection), so the server's late SYN+ACK and the client's RST find none — see tcp.conflicting_responses if the SYN was answered twice. `
       : '') +
+    (synAcks > 0 ? `${synAcks} of them are SYN+ACKs: a connection whose SYN+ACK is dropped never opens. ` : '') +
     (teardown > 0
       ? `${teardown} of them are FINs, RSTs or ICMP errors: connections then never close cleanly (sockets linger in FIN_WAIT/LAST_ACK) and Path MTU discovery breaks. `
       : '') +
@@ -202,6 +204,9 @@ function toFinding(g: Group, restCount: number): Finding {
     '`sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1` only helps with out-of-window packets; and make routing symmetric where you can.';
   return makeFinding({
     id: ID,
+    // Dropped FINs, RSTs and ICMP errors break connections that were working. A SYN+ACK without
+    // its SYN is mostly a capture that began mid-handshake; when a path really sees only answers,
+    // flow.one_way reports it (medium) with the connections.
     severity: teardown > 0 ? 'medium' : 'low',
     subject,
     summary,

@@ -7,7 +7,7 @@
 import { liveSeries } from '../flows/merge.js';
 import { formatDuration, formatTimestamp } from '../report/format.js';
 import type { Finding } from '../report/types.js';
-import { makeFinding } from './finding.js';
+import { makeFinding, type EvidenceItem } from './finding.js';
 import type { Detector, OptionSpec, ReduceContext } from './types.js';
 
 const ID = 'ct.table_pressure';
@@ -45,6 +45,33 @@ function reduce(_partials: readonly unknown[], ctx: ReduceContext): Finding[] {
     }
   }
   if (peak < pressure) return [];
+  // Evidence: the first new connection made while the table was already full (the live count at
+  // the end of the second before it reached nf_conntrack_max): it would have been dropped, unless
+  // an entry expired earlier in its second. Counts are per second, so that is the best frame to show.
+  const creates = new Map<number, { frame: number; ns: number }>();
+  for (const p of ctx.tracker) {
+    for (const [sec, frame, ns] of p.firstCreates) {
+      const cur = creates.get(sec);
+      if (cur === undefined || frame < cur.frame) creates.set(sec, { frame, ns });
+    }
+  }
+  const firstCreate = (sec: number): { frame: number; ns: number } | null => creates.get(sec) ?? null;
+  const evidence: EvidenceItem[] = [];
+  let atFull: { sec: number; frame: number; ns: number } | null = null;
+  if (fullSec !== null) {
+    let j = 0;
+    let liveBefore = 0;
+    for (const sec of [...creates.keys()].filter((x) => x > fullSec!).sort((x, y) => x - y)) {
+      while (j < series.length && series[j]![0] < sec) liveBefore = series[j++]![1];
+      if (liveBefore >= max) {
+        atFull = { sec, ...creates.get(sec)! };
+        break;
+      }
+    }
+  }
+  if (atFull) evidence.push({ frame: atFull.frame, tsSec: atFull.sec, tsNs: atFull.ns, what: `first new connection while the table was full (${max.toLocaleString('en-US')} entries): it would have been dropped ("nf_conntrack: table full, dropping packet")` });
+  const atPeak = firstCreate(peakSec);
+  if (atPeak && atPeak.frame !== atFull?.frame) evidence.push({ frame: atPeak.frame, tsSec: peakSec, tsNs: atPeak.ns, what: `first new connection in the second of the peak (${peak.toLocaleString('en-US')} entries)` });
   const unassuredAtPeak = unassuredAt(unassured, peakSec);
   const pct = Math.round((peak / max) * 1000) / 10;
   const summary =
@@ -68,8 +95,8 @@ function reduce(_partials: readonly unknown[], ctx: ReduceContext): Finding[] {
       count: peak,
       first: { sec: series.find(([, live]) => live >= pressure)?.[0] ?? peakSec, ns: 0 },
       last: { sec: peakSec, ns: 0 },
-      evidence: [],
-      evidenceTotal: 0,
+      evidence,
+      evidenceTotal: evidence.length,
       explanation,
       remediation,
       details: {

@@ -14,7 +14,9 @@ import { Verdict } from '../flows/verdict.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { packetKind } from './ct-invalid.js';
-import { clientEnd, endpointKey, endpointName, serverEnd, type Endpoint } from './flow-endpoints.js';
+import { endpointKey, endpointName, type Endpoint } from './flow-endpoints.js';
+import { formatIpv4 } from '../report/format.js';
+import { EvFlag } from '../flows/evidence.js';
 import type { Detector, OptionSpec, ReduceContext } from './types.js';
 
 const ID = 'flow.one_way';
@@ -26,6 +28,8 @@ const OPTIONS: readonly OptionSpec[] = [
 interface Group {
   key: string;
   server: Endpoint;
+  /** Which half this capture point sees: the clients' packets, or only the server's answers. */
+  side: 'clients' | 'server';
   flows: number;
   packets: number;
   invalid: number;
@@ -47,6 +51,16 @@ interface Pending {
   invalidByKind: Record<string, number>;
   invalid: number;
   items: EvidenceItem[];
+}
+
+/** The endpoint that sends in canonical direction `dir` (0: A→B, so A). */
+function sentEndpoint(u32: Uint32Array, b: number, dir: number): Endpoint {
+  const ports = u32[b + U.PORTS]!;
+  return {
+    ip: dir === 0 ? u32[b + U.IP_A]! : u32[b + U.IP_B]!,
+    port: dir === 0 ? ports & 0xffff : ports >>> 16,
+    vlan: u32[b + U.VLAN]! & 0xffffff,
+  };
 }
 
 class Observer implements ShardObserver {
@@ -90,24 +104,32 @@ class Observer implements ShardObserver {
     const t = tr.table;
     if (t.u8[s * B.STRIDE + B.PROTO] !== IpProto.TCP) return;
     const d = s * D.STRIDE;
-    const zo = t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1;
-    const packets = t.f64[d + D.PKTS + zo];
-    if (t.f64[d + D.PKTS + 1 - zo] > 0 || packets < this.minPackets) return;
-    // The originator acknowledged something (a pure ACK or data: history A or D): the other
-    // direction exists, elsewhere. A lone SYN and its retransmissions is a dead server, not this.
+    // The canonical direction that sent everything (0: A→B), if one did.
+    const sent = t.f64[d + D.PKTS + 1] === 0 ? 0 : t.f64[d + D.PKTS] === 0 ? 1 : -1;
+    if (sent < 0) return;
+    const packets = t.f64[d + D.PKTS + sent];
+    if (packets < this.minPackets) return;
+    // The sender acknowledged something of its peer (an ACK, data after the handshake, a SYN+ACK):
+    // the other direction exists, elsewhere. A lone SYN and its retransmissions is a dead server.
+    const senderIsOrig = (t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1) === (sent === 0);
     const history = tr.zeek.history(s);
-    if (!/[AD]/.test(history)) return;
-    const server = serverEnd(tr, s);
-    const key = endpointKey(server);
+    const serverSide = (t.u8[s * B.STRIDE + B.EV_FLAGS] & EvFlag.HAS_SYNACK) !== 0;
+    if (!(serverSide ? /[HhAaDd]/ : senderIsOrig ? /[AD]/ : /[ad]/).test(history)) return;
+    const b = s * U.STRIDE;
+    const sender: Endpoint = sentEndpoint(t.u32, b, sent);
+    const peer: Endpoint = sentEndpoint(t.u32, b, 1 - sent);
+    const server = serverSide ? sender : peer;
+    const client = serverSide ? peer : sender;
+    const side = serverSide ? 'server' : 'clients';
+    const key = `${endpointKey(server)}|${side}`;
     let g = this.groups.get(key);
     let sample = this.samples.get(key);
-    const b = s * U.STRIDE;
     const fs = t.u32[b + U.FIRST_SEC];
     const fn = t.u32[b + U.FIRST_NS];
     const ls = t.u32[b + U.LAST_SEC];
     const ln = t.u32[b + U.LAST_NS];
     if (!g || !sample) {
-      g = { key, server, flows: 0, packets: 0, invalid: 0, invalidByKind: {}, clients: [], firstSec: fs, firstNs: fn, lastSec: ls, lastNs: ln, sample: { items: [], total: 0 } };
+      g = { key, server, side, flows: 0, packets: 0, invalid: 0, invalidByKind: {}, clients: [], firstSec: fs, firstNs: fn, lastSec: ls, lastNs: ln, sample: { items: [], total: 0 } };
       sample = new EvidenceSample(10);
       this.groups.set(key, g);
       this.samples.set(key, sample);
@@ -118,25 +140,19 @@ class Observer implements ShardObserver {
       g.invalid += p.invalid;
       for (const [k, n] of Object.entries(p.invalidByKind)) g.invalidByKind[k] = (g.invalidByKind[k] ?? 0) + n;
     }
-    const client = clientEnd(tr, s);
     if (!g.clients.includes(client.ip) && g.clients.length < 16) g.clients.push(client.ip);
     if (fs < g.firstSec || (fs === g.firstSec && fn < g.firstNs)) [g.firstSec, g.firstNs] = [fs, fn];
     if (ls > g.lastSec || (ls === g.lastSec && ln > g.lastNs)) [g.lastSec, g.lastNs] = [ls, ln];
-    // The first packet of the flow, then its first INVALID ones.
+    // The first packet of the flow (its first handshake packet, or the packet that picked it up
+    // mid-stream), then its first INVALID ones.
     const items: EvidenceItem[] = [];
     const n = this.ev.load(tr, s);
-    if (n > 0) {
-      items.push({
-        frame: this.ev.frame[0]!,
-        tsSec: this.ev.tsSec[0]!,
-        tsNs: this.ev.tsNs[0]!,
-        what: 'first handshake packet of a connection whose answers never pass here',
-        srcIp: client.ip,
-        srcPort: client.port,
-        dstIp: server.ip,
-        dstPort: server.port,
-      });
-    }
+    const half = serverSide ? "a connection whose clients' packets never pass here" : 'a connection whose answers never pass here';
+    const first =
+      n > 0
+        ? { frame: this.ev.frame[0]!, tsSec: this.ev.tsSec[0]!, tsNs: this.ev.tsNs[0]!, what: `first handshake packet of ${half}` }
+        : { frame: t.u32[b + U.FIRST_FRAME]!, tsSec: fs, tsNs: fn, what: `first packet (picked up mid-stream) of ${half}` };
+    items.push({ ...first, srcIp: sender.ip, srcPort: sender.port, dstIp: peer.ip, dstPort: peer.port });
     if (p) items.push(...p.items);
     sample.addAll(items);
   }
@@ -173,23 +189,32 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
   return [...merged.values()]
     .sort((a, b) => a.key.localeCompare(b.key))
     .map((g) => {
-      const subject = endpointName(g.server);
+      const serverHalf = g.side === 'server';
+      const subject = serverHalf ? `${endpointName(g.server)} (answers only)` : endpointName(g.server);
       const inv = Object.entries(g.invalidByKind).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
       const summary =
-        `${g.flows} TCP connection(s) to ${subject} seen in one direction only (${g.packets} packets, none back), although the clients acknowledge the server's answers; ` +
+        (serverHalf
+          ? `${g.flows} TCP connection(s) to ${endpointName(g.server)} seen from the server's side only (${g.packets} packets, nothing from the clients), although the server answers and acknowledges them; `
+          : `${g.flows} TCP connection(s) to ${subject} seen in one direction only (${g.packets} packets, none back), although the clients acknowledge the server's answers; `) +
         `${g.invalid} packet(s) would be INVALID for conntrack here${inv.length ? ` (${inv.map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}`;
-      const explanation =
-        'The clients send ACKs, data and FINs that acknowledge a SYN+ACK and data this capture never shows, and nothing is retransmitted: the answers exist but take another path. ' +
-        'That is asymmetric routing, or by design an LVS-DR load balancer, whose real servers answer clients directly. ' +
-        'A stateful firewall (conntrack) on such a one-way path never sees the connections become ESTABLISHED: it lets the SYN (NEW) through, ' +
-        'and with nf_conntrack_tcp_loose=1 it picks up later ACKs as NEW too, so traffic seems to work — but FINs, RSTs and ICMP errors find no established entry and are INVALID, so a rule `-m conntrack --ctstate INVALID -j DROP` drops them: ' +
-        'connections linger, resets and Path MTU messages are lost (incident 4). In LVS-DR the director even keeps conntrack from storing the entries at all.';
+      const explanation = serverHalf
+        ? 'The server sends SYN+ACKs, data and FINs that acknowledge client packets this capture never shows: the clients\' half takes another path. ' +
+          'That is asymmetric routing, or the return path of an LVS-DR setup (the real servers answer clients directly, the director sees only the requests). ' +
+          'A stateful firewall (conntrack) here has no entry for these connections: a SYN+ACK, FIN or RST cannot create one, so they are INVALID and a rule `-m conntrack --ctstate INVALID -j DROP` drops them — with the SYN+ACKs dropped, no connection through this path can open.'
+        : 'The clients send ACKs, data and FINs that acknowledge a SYN+ACK and data this capture never shows, and nothing is retransmitted: the answers exist but take another path. ' +
+          'That is asymmetric routing, or by design an LVS-DR load balancer, whose real servers answer clients directly. ' +
+          'A stateful firewall (conntrack) on such a one-way path never sees the connections become ESTABLISHED: it lets the SYN through (NEW), then, never seeing the SYN+ACK, finds the clients\' ACKs and data invalid in state SYN_SENT; ' +
+          'connections it picks up mid-stream (after a restart, with nf_conntrack_tcp_loose=1) pass as ESTABLISHED, which is why such setups seem to work for a while. ' +
+          'FINs, RSTs and ICMP errors find no established entry either and are INVALID, so a rule `-m conntrack --ctstate INVALID -j DROP` drops them: ' +
+          'connections linger, resets and Path MTU messages are lost (incident 4). In LVS-DR the director even keeps conntrack from storing the entries at all.';
       const remediation =
         'On the one-way box, accept what it cannot judge before dropping INVALID (incident 4): ' +
         '`-A INPUT -p tcp --tcp-flags SYN,ACK,FIN,RST,URG ACK,FIN -m conntrack --ctstate INVALID -j ACCEPT`, ' +
         '`-A INPUT -p tcp --tcp-flags SYN,FIN,RST,URG,PSH RST -m conntrack --ctstate INVALID -j ACCEPT`, ' +
         '`-A INPUT -p icmp --icmp-type destination-unreachable -j ACCEPT` (then `--ctstate INVALID -j DROP`); ' +
-        `or stop tracking that traffic (\`iptables -t raw -A PREROUTING -d ${subject.split(' ').pop()!.split(':')[0]} -p tcp --dport ${g.server.port} -j NOTRACK\`, nft \`notrack\`), ` +
+        (serverHalf
+          ? `or stop tracking that traffic (\`iptables -t raw -A PREROUTING -s ${formatIpv4(g.server.ip)} -p tcp --sport ${g.server.port} -j NOTRACK\`, nft \`notrack\`), `
+          : `or stop tracking that traffic (\`iptables -t raw -A PREROUTING -d ${formatIpv4(g.server.ip)} -p tcp --dport ${g.server.port} -j NOTRACK\`, nft \`notrack\`), `) +
         'leaving stateful filtering to the real servers; `sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1` helps only with window checks. Where asymmetry is not intended, fix the routing (return route, rp_filter).';
       // Seen one way is a fact of the capture point; it hurts when conntrack would drop packets there.
       return makeFinding({
@@ -204,7 +229,7 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
         evidenceTotal: g.sample.total,
         explanation,
         remediation,
-        details: { flows: g.flows, packets: g.packets, invalidPackets: g.invalid, invalidByKind: Object.fromEntries(inv), clients: g.clients.length },
+        details: { side: g.side, flows: g.flows, packets: g.packets, invalidPackets: g.invalid, invalidByKind: Object.fromEntries(inv), clients: g.clients.length },
       });
     });
 }

@@ -65,6 +65,25 @@ const enum Cat {
   LATE = 2,
 }
 
+/** Columns of the half-open interval rows: the first SYN+ACK (exact time, frame) and the end in seconds. */
+const enum I {
+  SERVER = 0,
+  START_SEC = 1,
+  START_NS = 2,
+  END = 3,
+  FRAME = 4,
+  WIDTH = 5,
+}
+
+/** Columns of the SYN rows. */
+const enum Y {
+  SERVER = 0,
+  SEC = 1,
+  TTL_FLAGS = 2,
+  CLIENT_IP = 3,
+  WIDTH = 4,
+}
+
 /** Columns of the evidence rows: the flow's frame, its client, and two numbers per category. */
 const enum S {
   SERVER = 0,
@@ -86,9 +105,9 @@ interface Partial {
   /** Server → row of `counters`. */
   servers: EndpointMapParts<number>;
   counters: Float64Array;
-  /** [server, start, end] in seconds since the epoch. */
+  /** Half-open periods (I.* columns). */
   intervals: Float64Array;
-  /** [server, second, ttl + 256 if never answered] per SYN. */
+  /** [server, second, ttl + 256 if no answer came before the next SYN, client address] per SYN. */
   syns: Float64Array;
   /** [server, client address, SYNs * 2 + (1 if the client sent nothing but SYNs)] per flow. */
   sources: Float64Array;
@@ -100,8 +119,8 @@ class Observer implements ShardObserver {
   readonly packets = 'none' as const;
   private readonly servers = new EndpointMap<number>();
   private readonly counters = new F64Rows(C.WIDTH);
-  private readonly intervals = new F64Rows(3, 1024);
-  private readonly syns = new F64Rows(3, 1024);
+  private readonly intervals = new F64Rows(I.WIDTH, 1024);
+  private readonly syns = new F64Rows(Y.WIDTH, 1024);
   private readonly sources = new F64Rows(3, 1024);
   private readonly samples = new F64Rows(S.WIDTH);
   private readonly ev = new EventScratch();
@@ -143,14 +162,19 @@ class Observer implements ShardObserver {
     const cnt = this.counters.data;
     const row = server * C.WIDTH;
     const client = clientEnd(tr, s);
-    const unansweredFlag = synAcks === 0 && !answered ? 256 : 0;
-    for (let i = 0; i < n; i++) {
-      if (ev.kind[i] !== EvKind.SYN || !ev.fromOrig[i]) continue;
-      const at = this.syns.append();
-      const d = this.syns.data;
-      d[at] = server;
-      d[at + 1] = ev.tsSec[i];
-      d[at + 2] = ev.ttl[i] + unansweredFlag;
+    // A SYN is unanswered when no answer (SYN+ACK, RST) came before the client's next SYN: the
+    // first SYNs of a client that got through on a retransmission were dropped too (Linux counts
+    // them in TcpExtTCPReqQFullDrop).
+    let pending = -1;
+    for (let i = 0; i <= n; i++) {
+      const isSyn = i < n && ev.kind[i] === EvKind.SYN && ev.fromOrig[i] === 1;
+      const isAnswer = i < n && ev.fromOrig[i] === 0 && (ev.kind[i] === EvKind.SYNACK || ev.kind[i] === EvKind.RST || ev.kind[i] === EvKind.ICMP_ERROR);
+      if (pending >= 0 && (isSyn || i === n)) this.logSyn(server, pending, client.ip, true);
+      if (pending >= 0 && isAnswer) {
+        this.logSyn(server, pending, client.ip, false);
+        pending = -1;
+      }
+      if (isSyn) pending = i;
     }
     // A source that only ever sent SYNs never saw a SYN+ACK: spoofed, or unreachable.
     const origPkts = t.f64[s * D.STRIDE + D.PKTS + (t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1)];
@@ -191,9 +215,12 @@ class Observer implements ShardObserver {
       end = ev.time(lastSynAck) + 2 ** (Math.min(synAcks, this.synackRetries + 1) - 1);
     }
     const iv = this.intervals.append();
-    this.intervals.data[iv] = server;
-    this.intervals.data[iv + 1] = start;
-    this.intervals.data[iv + 2] = end;
+    const id = this.intervals.data;
+    id[iv + I.SERVER] = server;
+    id[iv + I.START_SEC] = ev.tsSec[firstSynAck]!;
+    id[iv + I.START_NS] = ev.tsNs[firstSynAck]!;
+    id[iv + I.END] = end;
+    id[iv + I.FRAME] = ev.frame[firstSynAck]!;
     cnt[row + C.HALF_OPEN]++;
     if (finalAck < 0) this.sample(server, Cat.HALF_OPEN, firstSynAck, client, rst >= 0 ? ev.frame[rst]! : 0, synAcks);
     if (syns > 1 && finalAck >= 0) {
@@ -203,6 +230,16 @@ class Observer implements ShardObserver {
       cnt[row + C.DELAY_MAX] = Math.max(cnt[row + C.DELAY_MAX]!, delay);
       this.sample(server, Cat.LATE, firstSyn, client, syns, delay);
     }
+  }
+
+  /** Logs SYN i of the loaded events. */
+  private logSyn(server: number, i: number, clientIp: number, unanswered: boolean): void {
+    const at = this.syns.append();
+    const d = this.syns.data;
+    d[at + Y.SERVER] = server;
+    d[at + Y.SEC] = this.ev.tsSec[i]!;
+    d[at + Y.TTL_FLAGS] = this.ev.ttl[i]! + (unanswered ? 256 : 0);
+    d[at + Y.CLIENT_IP] = clientIp;
   }
 
   /** The server's counter row, added when new. */
@@ -259,10 +296,12 @@ class Observer implements ShardObserver {
 
 /** One server's shard results merged: only for servers that may be reported. */
 interface ServerAgg {
-  /** Half-open intervals [start, end], flattened. */
-  intervals: Float64Array;
+  /** Half-open periods: the first SYN+ACK's exact time and frame, the end in seconds. */
+  intervals: HalfOpen[];
   n: number;
   synPerSec: Map<number, number>;
+  /** Source address → SYNs per second (Proxmox's limit is a token bucket per source). */
+  synPerSecBySource: Map<number, Map<number, number>>;
   unansweredPerSec: Map<number, number>;
   synAcks: number;
   synAckRetransmissions: number;
@@ -270,6 +309,8 @@ interface ServerAgg {
   /** Source address → SYNs * 2 + (1 if it never sent anything but SYNs). */
   sources: Map<number, number>;
   synTtls: Map<number, number>;
+  /** TTL → SYNs, of the sources that sent nothing but SYNs (the suspected spoofers). */
+  spoofTtls: Map<number, number>;
   delayed: number;
   delaySum: number;
   delayMax: number;
@@ -279,16 +320,28 @@ interface ServerAgg {
   late: Sample | null;
 }
 
-/** Half-open count over time: [time, count] steps, from intervals (starts counted before ends at the same instant). */
-function sweep(intervals: Float64Array, n: number, clipAt: number): Array<[number, number]> {
-  const points: Array<[number, number]> = [];
-  for (let i = 0; i < n; i++) points.push([intervals[i * 2]!, 1], [Math.min(intervals[i * 2 + 1]!, clipAt), -1]);
+interface HalfOpen {
+  sec: number;
+  ns: number;
+  /** Start and end in seconds since the epoch (the end clipped to the capture's). */
+  start: number;
+  end: number;
+  frame: number;
+}
+
+/**
+ * Half-open count over time: [time, count, the period that started there or null] steps, starts
+ * counted before ends at the same instant (so the exact time of a peak is a period's start).
+ */
+function sweep(periods: readonly HalfOpen[], clipAt: number): Array<[number, number, HalfOpen | null]> {
+  const points: Array<[number, number, HalfOpen | null]> = [];
+  for (const p of periods) points.push([p.start, 1, p], [Math.min(p.end, clipAt), -1, null]);
   points.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-  const out: Array<[number, number]> = [];
+  const out: Array<[number, number, HalfOpen | null]> = [];
   let count = 0;
-  for (const [t, d] of points) {
+  for (const [t, d, p] of points) {
     count += d;
-    out.push([t, count]);
+    out.push([t, count, p]);
   }
   return out;
 }
@@ -310,8 +363,8 @@ class PartView {
     if (!this.grouped) {
       const keys = this.p.counters.length / C.WIDTH;
       this.grouped = {
-        intervals: groupRows(this.p.intervals, 3, 0, keys),
-        syns: groupRows(this.p.syns, 3, 0, keys),
+        intervals: groupRows(this.p.intervals, I.WIDTH, I.SERVER, keys),
+        syns: groupRows(this.p.syns, Y.WIDTH, Y.SERVER, keys),
         sources: groupRows(this.p.sources, 3, 0, keys),
         samples: groupRows(this.p.samples, S.WIDTH, S.SERVER, keys),
       };
@@ -325,15 +378,17 @@ type Grouped = ReturnType<typeof groupRows>;
 /** Merges every shard's rows of one server. */
 function mergeServer(server: Endpoint, views: readonly PartView[]): ServerAgg {
   const agg: ServerAgg = {
-    intervals: new Float64Array(0),
+    intervals: [],
     n: 0,
     synPerSec: new Map(),
+    synPerSecBySource: new Map(),
     unansweredPerSec: new Map(),
     synAcks: 0,
     synAckRetransmissions: 0,
     completed: 0,
     sources: new Map(),
     synTtls: new Map(),
+    spoofTtls: new Map(),
     delayed: 0,
     delaySum: 0,
     delayMax: 0,
@@ -342,8 +397,9 @@ function mergeServer(server: Endpoint, views: readonly PartView[]): ServerAgg {
     unanswered: null,
     late: null,
   };
-  const intervals: number[] = [];
   const samples = [new EvidenceSample(SAMPLE), new EvidenceSample(SAMPLE), new EvidenceSample(SAMPLE)];
+  /** [source, TTL] of every SYN, flattened: the spoofers' TTLs are known once all sources are merged. */
+  const synIpTtl: number[] = [];
   const seen = [0, 0, 0];
   for (const v of views) {
     const r = v.servers.get(server.vlan, server.ip, server.port);
@@ -360,13 +416,26 @@ function mergeServer(server: Endpoint, views: readonly PartView[]): ServerAgg {
     agg.gaveUp += c[row + C.GAVE_UP]!;
     for (let cat = 0; cat < 3; cat++) seen[cat]! += c[row + C.SEEN + cat]!;
     const g = v.rows();
-    forRows(g.intervals, r, (i) => intervals.push(v.p.intervals[i * 3 + 1]!, v.p.intervals[i * 3 + 2]!));
+    forRows(g.intervals, r, (i) => {
+      const d = v.p.intervals;
+      const at = i * I.WIDTH;
+      const sec = d[at + I.START_SEC]!;
+      const ns = d[at + I.START_NS]!;
+      agg.intervals.push({ sec, ns, start: sec + ns * 1e-9, end: d[at + I.END]!, frame: d[at + I.FRAME]! });
+    });
     forRows(g.syns, r, (i) => {
-      const sec = v.p.syns[i * 3 + 1]!;
-      const ttlFlags = v.p.syns[i * 3 + 2]!;
+      const d = v.p.syns;
+      const at = i * Y.WIDTH;
+      const sec = d[at + Y.SEC]!;
+      const ttlFlags = d[at + Y.TTL_FLAGS]!;
+      const ip = d[at + Y.CLIENT_IP]!;
       bump(agg.synPerSec, sec);
       bump(agg.synTtls, ttlFlags & 0xff);
+      synIpTtl.push(ip, ttlFlags & 0xff);
       if (ttlFlags >= 256) bump(agg.unansweredPerSec, sec);
+      let bySec = agg.synPerSecBySource.get(ip);
+      if (!bySec) agg.synPerSecBySource.set(ip, (bySec = new Map()));
+      bump(bySec, sec);
     });
     forRows(g.sources, r, (i) => {
       const ip = v.p.sources[i * 3 + 1]!;
@@ -380,7 +449,7 @@ function mergeServer(server: Endpoint, views: readonly PartView[]): ServerAgg {
       samples[d[at + S.CAT]!]!.add(sampleItem(d, at, server));
     });
   }
-  agg.intervals = Float64Array.from(intervals);
+  for (let i = 0; i < synIpTtl.length; i += 2) if ((agg.sources.get(synIpTtl[i]!)! & 1) === 1) bump(agg.spoofTtls, synIpTtl[i + 1]!);
   const done = (cat: Cat): Sample | null => (seen[cat]! > 0 ? { items: samples[cat]!.items, total: seen[cat]! } : null);
   agg.halfOpen = done(Cat.HALF_OPEN);
   agg.unanswered = done(Cat.UNANSWERED);
@@ -438,17 +507,17 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   for (const [server] of candidates) {
     const agg = mergeServer(server, views);
     // Requests still pending when the capture stopped count until its end, not beyond.
-    const steps = sweep(agg.intervals, agg.n, captureEnd);
+    const steps = sweep(agg.intervals, captureEnd);
     let peak = 0;
-    let peakAt = 0;
+    let peakAt: HalfOpen | null = null;
     let above = 0;
     let longestAbove = 0;
     let aboveSince = -1;
     for (let i = 0; i < steps.length; i++) {
-      const [t, count] = steps[i]!;
+      const [t, count, started] = steps[i]!;
       if (count > peak) {
         peak = count;
-        peakAt = t;
+        peakAt = started;
       }
       const next = i + 1 < steps.length ? steps[i + 1]![0] : t;
       if (count > threshold) {
@@ -460,13 +529,19 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
       }
     }
     if (aboveSince >= 0) longestAbove = Math.max(longestAbove, steps[steps.length - 1]![0] - aboveSince);
-    if (peak <= threshold || longestAbove < sustain) continue;
-    findings.push(toFinding(server, agg, { peak, peakAt, above, longestAbove, threshold }, o));
+    if (peak <= threshold || longestAbove < sustain || peakAt === null) continue;
+    findings.push(toFinding(server, agg, { peak, peakAt, above, longestAbove, threshold }, o, captureEnd));
   }
   return findings;
 }
 
-function toFinding(server: Endpoint, agg: ServerAgg, st: { peak: number; peakAt: number; above: number; longestAbove: number; threshold: number }, o: OptionValues): Finding {
+function toFinding(
+  server: Endpoint,
+  agg: ServerAgg,
+  st: { peak: number; peakAt: HalfOpen; above: number; longestAbove: number; threshold: number },
+  o: OptionValues,
+  captureEnd: number,
+): Finding {
   const subject = endpointName(server);
   const synSecs = [...agg.synPerSec.keys()].sort((a, b) => a - b);
   const totalSyns = synSecs.reduce((n, s) => n + agg.synPerSec.get(s)!, 0);
@@ -475,10 +550,12 @@ function toFinding(server: Endpoint, agg: ServerAgg, st: { peak: number; peakAt:
   const sources = agg.sources.size;
   const synOnlySources = [...agg.sources.values()].filter((v) => (v & 1) === 1).length;
   const ttls = [...agg.synTtls.keys()].sort((a, b) => a - b);
+  const spoofTtls = [...agg.spoofTtls.keys()].sort((a, b) => a - b);
   // Proxmox's protection_synflood is an iptables hashlimit per source address.
   const rate = o['synflood-rate']!;
   const burst = o['synflood-burst']!;
-  const limitedPerSource = [...agg.sources.values()].reduce((n, v) => n + Math.max(0, Math.floor(v / 2) - burst), 0);
+  let limitedPerSource = 0;
+  for (const bySec of agg.synPerSecBySource.values()) limitedPerSource += tokenBucket([...bySec].sort((a, b) => a[0] - b[0]), rate, burst);
   const limitedAggregate = tokenBucket(synSecs.map((s) => [s, agg.synPerSec.get(s)!] as [number, number]), rate, burst);
   const cookies = agg.synAckRetransmissions === 0 && unanswered === 0 && agg.synAcks > st.threshold;
   const summary =
@@ -487,7 +564,9 @@ function toFinding(server: Endpoint, agg: ServerAgg, st: { peak: number; peakAt:
   const spoof =
     synOnlySources > 0
       ? `${synOnlySources} of ${sources} sources never sent anything but SYNs (they never received the SYN+ACKs: spoofed addresses, or routed to nowhere)` +
-        (ttls.length <= 2 ? `, and all SYNs carry ${ttls.length === 1 ? 'a single TTL' : 'only two TTLs'} (${ttls.join(', ')}): one sender behind the many addresses.` : `; their SYNs carry ${ttls.length} different TTLs.`)
+        (spoofTtls.length <= 2 && synOnlySources > 1
+          ? `, and their SYNs carry ${spoofTtls.length === 1 ? 'a single TTL' : 'only two TTLs'} (${spoofTtls.join(', ')}): one sender behind the many addresses.`
+          : `; their SYNs carry ${spoofTtls.length} different TTL(s) (${spoofTtls.slice(0, 8).join(', ')}${spoofTtls.length > 8 ? ', ...' : ''}).`)
       : 'Every source also sent more than SYNs: the clients are real.';
   const delayed = agg.delayed > 0 ? ` ${agg.delayed} client(s) got through only after retransmitting their SYN (up to ${formatDuration(agg.delayMax)} late).` : '';
   const gaveUp = agg.gaveUp > 0 ? ` ${agg.gaveUp} client(s) retransmitted their SYN and never got an answer.` : '';
@@ -509,7 +588,10 @@ function toFinding(server: Endpoint, agg: ServerAgg, st: { peak: number; peakAt:
     '`sysctl -w net.ipv4.tcp_synack_retries=2` (a half-open request then lasts 7 s instead of 63); ' +
     'Proxmox: enable `protection_synflood` (per-source `protection_synflood_rate`/`protection_synflood_burst`) in the firewall options; ' +
     'upstream: rate-limit or scrub SYNs (`iptables -A INPUT -p tcp --syn -m hashlimit --hashlimit-above 200/sec --hashlimit-burst 1000 --hashlimit-mode dstip,dstport --hashlimit-name synflood -j DROP`), and ask the provider to filter spoofed sources (BCP 38).';
-  const samples = [agg.halfOpen, agg.unanswered, agg.late].filter((x): x is Sample => x !== null);
+  // Requests that never completed show the buildup best; when all completed (late), the SYN+ACKs
+  // of the requests half-open at the peak do.
+  const atPeak = agg.halfOpen === null ? peakEvidence(agg.intervals, st.peakAt, captureEnd, st.peak, server) : null;
+  const samples = [agg.halfOpen ?? atPeak, agg.unanswered, agg.late].filter((x): x is Sample => x !== null);
   const first = synSecs[0]!;
   const last = synSecs[synSecs.length - 1]!;
   return makeFinding({
@@ -527,7 +609,7 @@ function toFinding(server: Endpoint, agg: ServerAgg, st: { peak: number; peakAt:
     details: {
       server: subject,
       peakHalfOpen: st.peak,
-      peakAt: formatTimestamp(Math.floor(st.peakAt), Math.round((st.peakAt % 1) * 1e9)),
+      peakAt: formatTimestamp(st.peakAt.sec, st.peakAt.ns),
       threshold: st.threshold,
       secondsAboveThreshold: round3(st.above),
       longestAboveSeconds: round3(st.longestAbove),
@@ -541,6 +623,7 @@ function toFinding(server: Endpoint, agg: ServerAgg, st: { peak: number; peakAt:
       sources,
       synOnlySources,
       synTtls: Object.fromEntries(ttls.map((t) => [String(t), agg.synTtls.get(t)!])),
+      synOnlySourceTtls: Object.fromEntries(spoofTtls.map((t) => [String(t), agg.spoofTtls.get(t)!])),
       delayedClients: agg.delayed,
       maxClientDelaySeconds: round3(agg.delayMax),
       clientsGaveUp: agg.gaveUp,
@@ -549,6 +632,16 @@ function toFinding(server: Endpoint, agg: ServerAgg, st: { peak: number; peakAt:
       aggregateLimited: limitedAggregate,
     },
   });
+}
+
+/** The SYN+ACKs of the requests half-open at the peak, lowest frames first. */
+function peakEvidence(periods: readonly HalfOpen[], peak: HalfOpen, captureEnd: number, count: number, server: Endpoint): Sample {
+  const s = new EvidenceSample(SAMPLE);
+  for (const p of periods) {
+    if (p.start > peak.start || Math.min(p.end, captureEnd) < peak.start) continue;
+    s.add({ frame: p.frame, tsSec: p.sec, tsNs: p.ns, what: `SYN+ACK of a request still half-open at the peak (${count} at once)`, srcIp: server.ip, srcPort: server.port });
+  }
+  return s.toJSON();
 }
 
 /** SYNs a token bucket of `rate`/s and `burst` would have dropped, at one-second resolution. */

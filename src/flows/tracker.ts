@@ -64,6 +64,8 @@ export interface TrackerPartial {
   entryDeltas: Array<[number, number]>;
   /** The same for entries that are not (yet) ASSURED: the ones early_drop could evict. */
   unassuredDeltas: Array<[number, number]>;
+  /** [second, frame, ns]: the first packet that created an entry in each second (evidence of a full table). */
+  firstCreates: Array<[number, number, number]>;
 }
 
 const FIN = 0x01;
@@ -94,6 +96,10 @@ export class FlowTracker {
   private orphanIcmpErrors = 0;
   private readonly entryDelta = new Map<number, number>();
   private readonly unassuredDelta = new Map<number, number>();
+  private readonly firstCreate = new Map<number, [number, number]>();
+  /** The packet being processed: its frame number and nanoseconds, for evidence. */
+  private curFrame = 0;
+  private curNs = 0;
 
   /** Latest capture time seen (seconds). */
   now = -Infinity;
@@ -135,6 +141,8 @@ export class FlowTracker {
     const info = r[base + R.INFO];
     const kind = info & 0xf;
     const now = r[base + R.TS_SEC] + r[base + R.TS_NS] * 1e-9;
+    this.curFrame = r[base + R.FRAME];
+    this.curNs = r[base + R.TS_NS];
     if (now > this.now) this.now = now;
     if (++this.packetsSinceSweep >= 65536 && this.now >= this.nextSweepTime) this.maybeSweep();
 
@@ -299,6 +307,7 @@ export class FlowTracker {
       },
       entryDeltas: [...this.entryDelta].filter(([, d]) => d !== 0),
       unassuredDeltas: [...this.unassuredDelta].filter(([, d]) => d !== 0),
+      firstCreates: [...this.firstCreate].map(([sec, [frame, ns]]) => [sec, frame, ns]),
     };
   }
 
@@ -333,6 +342,7 @@ export class FlowTracker {
     const sec = Math.floor(now);
     bump(this.entryDelta, sec, 1);
     bump(this.unassuredDelta, sec, 1);
+    if (!this.firstCreate.has(sec)) this.firstCreate.set(sec, [this.curFrame, this.curNs]);
   }
 
   private endEntry(s: number, at: number): void {
