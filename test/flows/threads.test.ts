@@ -8,8 +8,9 @@
  * scenario also says what it must produce, so the totals are checked against the notes, not only
  * across thread counts), and a handful of real public captures.
  *
- * Two deviations are written as it.fails at the end: `conntrack.alive_at_end` and `end_reason`
- * depend on how packets were spread over shards.
+ * `conntrack.alive_at_end` and `end_reason` once depended on how packets were spread over shards
+ * (each shard ended at its own last packet); they are compared like every other field now, and the
+ * two tests at the end pin the cases that exposed it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,11 +24,6 @@ import { describeWithPublicCaptures, PUBLIC_CAPTURES_DIR } from '../helpers/publ
 
 const THREADS = [1, 2, 4];
 
-/**
- * Fields that depend on the shard layout today (see the it.fails tests below): left out of the
- * "must be identical" comparisons so those stay deterministic, and compared in the it.fails ones.
- */
-const SHARD_DEPENDENT = ['conntrack.alive_at_end', 'end_reason'];
 
 // ---- dist/ must match src/ ---------------------------------------------------------------------------
 
@@ -347,7 +343,7 @@ describe('--threads 1, 2, 4 give the same flows', () => {
     expect(one.report.flows).toMatchObject({ ...expected, connStates: expect.objectContaining(expected.connStates) });
     expect(Object.keys(one.report.flows.connStates).sort()).toEqual(Object.keys(expected.connStates!).sort());
     expect(one.flows.length).toBe(expected.total);
-    expectSameFlows(runs, SHARD_DEPENDENT, 'mixed capture');
+    expectSameFlows(runs, [], 'mixed capture');
   });
 });
 
@@ -376,7 +372,7 @@ describeWithPublicCaptures('--threads 1, 2, 4 on public captures', () => {
       expect(fs.existsSync(file), `${file} missing from the corpus`).toBe(true);
       const runs = await runAll(file);
       expect(runs.get(1)!.flows.length, 'the capture has flows').toBeGreaterThan(0);
-      expectSameFlows(runs, SHARD_DEPENDENT, name);
+      expectSameFlows(runs, [], name);
     });
   }
 });
