@@ -20,7 +20,7 @@ import { closeShardPool } from '../../src/flows/feeder.js';
 import type { Finding } from '../../src/report/types.js';
 import { ipv4, tcp, udp } from '../helpers/packets.js';
 import { frames, reportOf } from './helpers.js';
-import { analyzeTimeline, findingsOfTimeline, frameNumbers, iso, ONE_WAY_CLIENT, ONE_WAY_SERVER, oneWayConnection, ROUTER_A_MAC, ROUTER_B_MAC, Timeline } from './flood-scenarios.js';
+import { analyzeTimeline, findingsOfTimeline, frameNumbers, iso, ONE_WAY_CLIENT, ONE_WAY_SERVER, oneWayConnection, ROUTER_A_MAC, ROUTER_B_MAC, Timeline, twoWaySession } from './flood-scenarios.js';
 
 const ID = 'ct.invalid';
 const SECOND_SERVER = { mac: ROUTER_A_MAC, ip: '10.4.2.3' };
@@ -211,19 +211,7 @@ describe('ct.invalid stays silent', () => {
     const tl = new Timeline();
     const client = { mac: '02:00:00:04:02:10', ip: '10.0.0.10' };
     const server = { mac: '02:00:00:04:02:05', ip: '10.0.0.5' };
-    for (let i = 0; i < 3; i++) {
-      const s = tl.conversation(client, server, { sport: 41000 + i, dport: 443, cIsn: 10 * i, sIsn: 1000 * i });
-      const t = i;
-      s.at(t).c('S', { synOpts: true });
-      s.at(t + 1 / 512).s('SA', { synOpts: true });
-      s.at(t + 2 / 512).c('A');
-      s.at(t + 3 / 512).c('PA', { len: 300 });
-      s.at(t + 4 / 512).s('PA', { len: 1400 });
-      s.at(t + 5 / 512).c('A');
-      s.at(t + 6 / 512).c('FA');
-      s.at(t + 7 / 512).s('FA');
-      s.at(t + 8 / 512).c('A');
-    }
+    for (let i = 0; i < 3; i++) twoWaySession(tl, client, server, { t: i, sport: 41000 + i, dport: 443, cIsn: 10 * i, sIsn: 1000 * i, requestBytes: 300, answerBytes: 1400 });
     tl.tcp(4, client, server, { sport: 41010, dport: 25, flags: 'S', seq: 5 });
     tl.tcp(4 + 1 / 512, server, client, { sport: 25, dport: 41010, flags: 'RA', seq: 0, ack: 6, window: 0 });
     tl.ping(5, client, server, { type: 8, id: 7, seq: 1 });

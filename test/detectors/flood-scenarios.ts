@@ -273,3 +273,32 @@ export function oneWayConnection(
   }
   return { syn, ack, data, ackData, close, all: [...(syn ? [syn] : []), ack, data, ackData, close], serverIsn };
 }
+
+/**
+ * A complete two-way session at `t`: handshake, a request and an answer, an ACK, and a FIN from
+ * each side (the client's first unless `serverClosesFirst`), each frame 1/512 s after the last.
+ */
+export function twoWaySession(
+  tl: Timeline,
+  client: Host,
+  server: Host,
+  o: { t: number; sport: number; dport: number; cIsn: number; sIsn: number; requestBytes: number; answerBytes: number; serverClosesFirst?: boolean },
+): void {
+  const s = tl.conversation(client, server, { sport: o.sport, dport: o.dport, cIsn: o.cIsn, sIsn: o.sIsn });
+  const t = o.t;
+  s.at(t).c('S', { synOpts: true });
+  s.at(t + 1 / 512).s('SA', { synOpts: true });
+  s.at(t + 2 / 512).c('A');
+  s.at(t + 3 / 512).c('PA', { len: o.requestBytes });
+  s.at(t + 4 / 512).s('PA', { len: o.answerBytes });
+  s.at(t + 5 / 512).c('A');
+  if (o.serverClosesFirst) {
+    s.at(t + 6 / 512).s('FA');
+    s.at(t + 7 / 512).c('FA');
+    s.at(t + 8 / 512).s('A');
+  } else {
+    s.at(t + 6 / 512).c('FA');
+    s.at(t + 7 / 512).s('FA');
+    s.at(t + 8 / 512).c('A');
+  }
+}

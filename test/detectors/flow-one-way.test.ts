@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeShardPool } from '../../src/flows/feeder.js';
 import type { Finding } from '../../src/report/types.js';
 import { frames, reportOf } from './helpers.js';
-import { analyzeTimeline, findingsOfTimeline, frameNumbers, iso, ONE_WAY_CLIENT, ONE_WAY_SERVER, oneWayConnection, ROUTER_A_MAC, ROUTER_B_MAC, Timeline } from './flood-scenarios.js';
+import { analyzeTimeline, findingsOfTimeline, frameNumbers, iso, ONE_WAY_CLIENT, ONE_WAY_SERVER, oneWayConnection, ROUTER_A_MAC, ROUTER_B_MAC, Timeline, twoWaySession } from './flood-scenarios.js';
 
 const ID = 'flow.one_way';
 const SECOND_SERVER = { mac: ROUTER_A_MAC, ip: '10.4.2.3' };
@@ -152,17 +152,7 @@ describe('flow.one_way stays silent', () => {
     const tl = new Timeline();
     const server = { mac: '02:00:00:04:02:02', ip: '10.4.2.2' };
     for (let i = 0; i < 4; i++) {
-      const s = tl.conversation(ONE_WAY_CLIENT, server, { sport: 40001 + i, dport: 8080, cIsn: 10 * i, sIsn: 1000 * i });
-      const t = i;
-      s.at(t).c('S', { synOpts: true });
-      s.at(t + 1 / 512).s('SA', { synOpts: true });
-      s.at(t + 2 / 512).c('A');
-      s.at(t + 3 / 512).c('PA', { len: 26 });
-      s.at(t + 4 / 512).s('PA', { len: 3000 });
-      s.at(t + 5 / 512).c('A');
-      s.at(t + 6 / 512).s('FA');
-      s.at(t + 7 / 512).c('FA');
-      s.at(t + 8 / 512).s('A');
+      twoWaySession(tl, ONE_WAY_CLIENT, server, { t: i, sport: 40001 + i, dport: 8080, cIsn: 10 * i, sIsn: 1000 * i, requestBytes: 26, answerBytes: 3000, serverClosesFirst: true });
     }
     const r = await analyzeTimeline(tl);
     expect(r.flows.connStates).toEqual({ SF: 4 });
