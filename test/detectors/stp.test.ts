@@ -90,6 +90,28 @@ describe('l2.stp', () => {
     expect(found[0]!.details).toMatchObject({ vlan: 10, protocols: ['Cisco PVST+'], roots: [{ id: `32778.${rootMac}` }] });
   });
 
+  it('keeps the PVST+ trees sent untagged on the native VLAN apart: one root each, not several roots of one tree', async () => {
+    // A Cisco trunk sends the IEEE BPDU and every VLAN's PVST+ BPDU untagged; each VLAN's root
+    // carries its VLAN in the priority (32768 + 1, 32768 + 5): tcpdump's rpvstp-trunk-native-vid5.
+    const b = new CaptureBuilder();
+    const pvstUntagged = (vlan: number, t: number) => {
+      const body = stpBpdu({ version: 2, rootPriority: 32768 + vlan, rootMac, bridgePriority: 32768 + vlan, bridgeMac: rootMac }).subarray(3);
+      const llc = concat(Uint8Array.of(0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, 0x01, 0x0b), body);
+      return b.at(t).add(ethernet({ src: port, dst: '01:00:0c:cc:cc:cd', type: llc.length }, llc));
+    };
+    const ieee = [bpdu(b.at(0), port, { version: 2, rootPriority: 32769, rootMac, bridgePriority: 32769, bridgeMac: rootMac }), bpdu(b.at(2), port, { version: 2, rootPriority: 32769, rootMac, bridgePriority: 32769, bridgeMac: rootMac })];
+    const v1 = [pvstUntagged(1, 0.1), pvstUntagged(1, 2.1)];
+    const v5 = [pvstUntagged(5, 0.2), pvstUntagged(5, 2.2)];
+    const found = await findingsOf(b, ID);
+    expect(found.map((f) => [f.subject, f.count, f.severity])).toEqual([
+      ['spanning tree (untagged BPDUs)', 2, 'info'],
+      ['spanning tree (untagged BPDUs), PVST+ VLAN 1', 2, 'info'],
+      ['spanning tree (untagged BPDUs), PVST+ VLAN 5', 2, 'info'],
+    ]);
+    expect(found.map(frames)).toEqual([ieee, v1, v5]);
+    expect(found[2]!.details).toMatchObject({ vlan: 0, pvstVlan: 5, roots: [{ id: `32773.${rootMac}` }] });
+  });
+
   it('topology changes alone raise it to low; stp-tc-low=0 keeps it info; no BPDU, no finding', async () => {
     const b = new CaptureBuilder();
     for (let i = 0; i < 4; i++) bpdu(b.at(2 * i), port, { version: 2, rootMac, bridgeMac: rootMac, flags: i === 2 ? 0x01 : 0x3c });
