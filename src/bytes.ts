@@ -33,6 +33,3 @@ export function mac48(b: Uint8Array, o: number): number {
   return ((b[o] << 8) | b[o + 1]) * 0x100000000 + u32be(b, o + 2);
 }
 
-export function hex16(v: number): string {
-  return '0x' + v.toString(16).padStart(4, '0');
-}

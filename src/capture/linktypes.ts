@@ -88,22 +88,3 @@ const NAMES: Record<number, string> = {
 export function linkTypeName(linkType: number): string {
   return `${NAMES[linkType] ?? 'LINKTYPE'}(${linkType})`;
 }
-
-/** True for the link types the decoder understands. */
-export function isDecodedLinkType(linkType: number): boolean {
-  switch (linkType) {
-    case LinkType.NULL:
-    case LinkType.ETHERNET:
-    case LinkType.RAW_BSD12:
-    case LinkType.RAW_OPENBSD14:
-    case LinkType.RAW:
-    case LinkType.LOOP:
-    case LinkType.LINUX_SLL:
-    case LinkType.IPV4:
-    case LinkType.IPV6:
-    case LinkType.LINUX_SLL2:
-      return true;
-    default:
-      return false;
-  }
-}

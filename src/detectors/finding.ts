@@ -117,20 +117,3 @@ export function severityAtLeast(s: Severity, min: Severity): boolean {
   return SEVERITY_RANK[s] >= SEVERITY_RANK[min];
 }
 
-/** Earlier of two (sec, ns) times. */
-export function minTime(a: { sec: number; ns: number } | null, b: { sec: number; ns: number } | null): { sec: number; ns: number } | null {
-  if (!a) return b;
-  if (!b) return a;
-  return a.sec < b.sec || (a.sec === b.sec && a.ns <= b.ns) ? a : b;
-}
-
-export function maxTime(a: { sec: number; ns: number } | null, b: { sec: number; ns: number } | null): { sec: number; ns: number } | null {
-  if (!a) return b;
-  if (!b) return a;
-  return a.sec > b.sec || (a.sec === b.sec && a.ns >= b.ns) ? a : b;
-}
-
-/** Seconds between two (sec, ns) times. */
-export function secondsBetween(a: { sec: number; ns: number }, b: { sec: number; ns: number }): number {
-  return b.sec - a.sec + (b.ns - a.ns) / 1e9;
-}

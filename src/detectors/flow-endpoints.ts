@@ -10,28 +10,26 @@ export interface Endpoint {
   vlan: number;
 }
 
+/** The endpoint on canonical side `side` of a flow: 0 is A (the lower ip, port of the key), 1 is B. */
+export function sideEndpoint(tr: FlowTracker, s: number, side: number): Endpoint {
+  const u32 = tr.table.u32;
+  const b = s * U.STRIDE;
+  const ports = u32[b + U.PORTS];
+  return {
+    ip: side === 0 ? u32[b + U.IP_A] : u32[b + U.IP_B],
+    port: side === 0 ? ports & 0xffff : ports >>> 16,
+    vlan: u32[b + U.VLAN] & 0xffffff,
+  };
+}
+
 /** The responder (server) end of a flow. */
 export function serverEnd(tr: FlowTracker, s: number): Endpoint {
-  const t = tr.table;
-  const b = s * U.STRIDE;
-  const origIsA = t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1;
-  return {
-    ip: origIsA ? t.u32[b + U.IP_B] : t.u32[b + U.IP_A],
-    port: origIsA ? t.u32[b + U.PORTS] >>> 16 : t.u32[b + U.PORTS] & 0xffff,
-    vlan: t.u32[b + U.VLAN] & 0xffffff,
-  };
+  return sideEndpoint(tr, s, tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 1 : 0);
 }
 
 /** The originator (client) end of a flow. */
 export function clientEnd(tr: FlowTracker, s: number): Endpoint {
-  const t = tr.table;
-  const b = s * U.STRIDE;
-  const origIsA = t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1;
-  return {
-    ip: origIsA ? t.u32[b + U.IP_A] : t.u32[b + U.IP_B],
-    port: origIsA ? t.u32[b + U.PORTS] & 0xffff : t.u32[b + U.PORTS] >>> 16,
-    vlan: t.u32[b + U.VLAN] & 0xffffff,
-  };
+  return sideEndpoint(tr, s, tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1);
 }
 
 /** A map key for an endpoint. */

@@ -14,7 +14,7 @@ import { Verdict } from '../flows/verdict.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { packetKind } from './ct-invalid.js';
-import { endpointKey, endpointName, type Endpoint } from './flow-endpoints.js';
+import { endpointKey, endpointName, sideEndpoint, type Endpoint } from './flow-endpoints.js';
 import { formatIpv4 } from '../report/format.js';
 import { EvFlag } from '../flows/evidence.js';
 import type { Detector, OptionSpec, ReduceContext } from './types.js';
@@ -51,16 +51,6 @@ interface Pending {
   invalidByKind: Record<string, number>;
   invalid: number;
   items: EvidenceItem[];
-}
-
-/** The endpoint that sends in canonical direction `dir` (0: A→B, so A). */
-function sentEndpoint(u32: Uint32Array, b: number, dir: number): Endpoint {
-  const ports = u32[b + U.PORTS]!;
-  return {
-    ip: dir === 0 ? u32[b + U.IP_A]! : u32[b + U.IP_B]!,
-    port: dir === 0 ? ports & 0xffff : ports >>> 16,
-    vlan: u32[b + U.VLAN]! & 0xffffff,
-  };
 }
 
 class Observer implements ShardObserver {
@@ -116,8 +106,9 @@ class Observer implements ShardObserver {
     const serverSide = (t.u8[s * B.STRIDE + B.EV_FLAGS] & EvFlag.HAS_SYNACK) !== 0;
     if (!(serverSide ? /[HhAaDd]/ : senderIsOrig ? /[AD]/ : /[ad]/).test(history)) return;
     const b = s * U.STRIDE;
-    const sender: Endpoint = sentEndpoint(t.u32, b, sent);
-    const peer: Endpoint = sentEndpoint(t.u32, b, 1 - sent);
+    // Direction 0 is A→B: its sender is side A.
+    const sender = sideEndpoint(tr, s, sent);
+    const peer = sideEndpoint(tr, s, 1 - sent);
     const server = serverSide ? sender : peer;
     const client = serverSide ? peer : sender;
     const side = serverSide ? 'server' : 'clients';

@@ -273,11 +273,8 @@ export function flowHash(seed: number, vlan: number, proto: number, ipA: number,
   return mix32((a + b) ^ Math.imul(a ^ b, 0x27d4eb2d) ^ (proto << 24) ^ vlan ^ seed);
 }
 
-/** The MAC address of a record as a 48-bit integer. */
+/** The source MAC address of a record as a 48-bit integer. */
 export function recordSrcMac(r: Uint32Array, base: number): number {
   return (r[base + R.MAC_HI] & 0xffff) * 0x100000000 + r[base + R.SRC_MAC_LO];
 }
 
-export function recordDstMac(r: Uint32Array, base: number): number {
-  return (r[base + R.MAC_HI] >>> 16) * 0x100000000 + r[base + R.DST_MAC_LO];
-}

@@ -13,7 +13,7 @@ import { E, EvidencePool, EvFlag, EvKind, MAX_EVENTS_PER_FLOW } from './evidence
 import { CT_STATE_NAMES, CtResult, TcpConntrack, TcpSegment, tcpFlagsValid } from './conntrack-tcp.js';
 import { B, CtStatus, D, FlowTable, MAC_SET_SIZE, U } from './flow-table.js';
 import type { TrackerOptions } from './options.js';
-import { Info, Kind, OptBit, R, RECORD_WORDS } from './record.js';
+import { Info, Kind, OptBit, R, RECORD_WORDS, recordSrcMac } from './record.js';
 import { InvalidReason, Verdict, VERDICT_NAMES } from './verdict.js';
 import { CONN_STATES, ZeekTracker, zeekFlipsAtStart } from './zeek.js';
 import { Ev } from '../events.js';
@@ -596,7 +596,7 @@ export class FlowTracker {
     f64[d + D.IP_BYTES + canonDir] += r[base + R.IP_LEN];
     f64[d + D.PAYLOAD_BYTES + canonDir] += r[base + R.PAYLOAD];
 
-    const mac = (r[base + R.MAC_HI] & 0xffff) * 0x100000000 + r[base + R.SRC_MAC_LO];
+    const mac = recordSrcMac(r, base);
     const m0 = d + D.MACS + canonDir * MAC_SET_SIZE;
     const n = u8[c + B.MAC_COUNT + canonDir];
     let found = false;

@@ -7,7 +7,6 @@ export const Verdict = {
 } as const;
 
 export const VERDICT_NAMES = ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID'] as const;
-export type VerdictName = (typeof VERDICT_NAMES)[number];
 
 /** Why conntrack would call a packet INVALID (what `nf_conntrack_log_invalid` would say). */
 export const enum InvalidReason {

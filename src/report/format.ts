@@ -17,15 +17,6 @@ export function formatIpv4(ip: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`;
 }
 
-/** Parses "192.0.2.10" into a uint32, or returns null. */
-export function parseIpv4(text: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return null;
-  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
-}
-
 /** "0x0800" */
 export function formatEtherType(type: number): string {
   return '0x' + type.toString(16).padStart(4, '0');
@@ -34,7 +25,7 @@ export function formatEtherType(type: number): string {
 /** ISO 8601 UTC with all nine fractional digits: "2021-04-10T12:00:00.123456789Z". */
 export function formatTimestamp(sec: number, ns: number): string {
   const d = new Date(sec * 1000);
-  if (Number.isNaN(d.getTime())) return `${sec}.${String(ns).padStart(9, '0')}`;
+  if (Number.isNaN(d.getTime())) return formatSeconds(sec, ns);
   const iso = d.toISOString(); // "2021-04-10T12:00:00.000Z", or "+010000-01-01T..." beyond year 9999
   return `${iso.slice(0, iso.lastIndexOf('.'))}.${String(ns).padStart(9, '0')}Z`;
 }
