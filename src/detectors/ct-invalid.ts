@@ -10,7 +10,7 @@ import type { FlowTracker } from '../flows/tracker.js';
 import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.js';
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
-import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
+import { addCounts, EvidenceSample, makeFinding, widenRange, type EvidenceItem } from './finding.js';
 import { EndpointMap, endpointKey, endpointName, serverEnd, type Endpoint } from './flow-endpoints.js';
 import { skipItem, wouldKeep } from './link-util.js';
 import type { Detector, ReduceContext } from './types.js';
@@ -86,8 +86,7 @@ class Observer implements ShardObserver {
     g.byReason[reason] = (g.byReason[reason] ?? 0) + 1;
     const kind = packetKind(r, base);
     g.byKind[kind] = (g.byKind[kind] ?? 0) + 1;
-    if (sec < g.firstSec || (sec === g.firstSec && ns < g.firstNs)) [g.firstSec, g.firstNs] = [sec, ns];
-    if (sec > g.lastSec || (sec === g.lastSec && ns > g.lastNs)) [g.lastSec, g.lastNs] = [sec, ns];
+    widenRange(g, sec, ns, sec, ns);
     const frame = r[base + R.FRAME];
     // The item (and its text) is built only when the sample keeps it.
     if (!wouldKeep(sample, frame)) {
@@ -119,10 +118,6 @@ class Observer implements ShardObserver {
   }
 }
 
-function addRecord(into: Record<string, number>, from: Record<string, number>): void {
-  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
-}
-
 function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
   const merged = new Map<string, Group>();
   for (const p of partials as Partial[]) {
@@ -134,10 +129,9 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
       }
       m.packets += g.packets;
       m.afterReject += g.afterReject;
-      addRecord(m.byReason, g.byReason);
-      addRecord(m.byKind, g.byKind);
-      if (g.firstSec < m.firstSec || (g.firstSec === m.firstSec && g.firstNs < m.firstNs)) [m.firstSec, m.firstNs] = [g.firstSec, g.firstNs];
-      if (g.lastSec > m.lastSec || (g.lastSec === m.lastSec && g.lastNs > m.lastNs)) [m.lastSec, m.lastNs] = [g.lastSec, g.lastNs];
+      addCounts(m.byReason, g.byReason);
+      addCounts(m.byKind, g.byKind);
+      widenRange(m, g.firstSec, g.firstNs, g.lastSec, g.lastNs);
       const s = new EvidenceSample();
       s.merge(m.sample);
       s.merge(g.sample);
@@ -154,10 +148,9 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
     for (const g of rest) {
       other.packets += g.packets;
       other.afterReject += g.afterReject;
-      addRecord(other.byReason, g.byReason);
-      addRecord(other.byKind, g.byKind);
-      if (g.firstSec < other.firstSec) [other.firstSec, other.firstNs] = [g.firstSec, g.firstNs];
-      if (g.lastSec >= other.lastSec) [other.lastSec, other.lastNs] = [g.lastSec, g.lastNs];
+      addCounts(other.byReason, g.byReason);
+      addCounts(other.byKind, g.byKind);
+      widenRange(other, g.firstSec, g.firstNs, g.lastSec, g.lastNs);
       s.merge(g.sample);
     }
     other.sample = s.toJSON();

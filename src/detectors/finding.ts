@@ -117,3 +117,28 @@ export function severityAtLeast(s: Severity, min: Severity): boolean {
   return SEVERITY_RANK[s] >= SEVERITY_RANK[min];
 }
 
+/** A first..last time range kept as numbers (seconds and nanoseconds). */
+export interface TimeRange {
+  firstSec: number;
+  firstNs: number;
+  lastSec: number;
+  lastNs: number;
+}
+
+/** Widens `r` to include first..last (a single time: the same twice). */
+export function widenRange(r: TimeRange, firstSec: number, firstNs: number, lastSec: number, lastNs: number): void {
+  if (firstSec < r.firstSec || (firstSec === r.firstSec && firstNs < r.firstNs)) {
+    r.firstSec = firstSec;
+    r.firstNs = firstNs;
+  }
+  if (lastSec > r.lastSec || (lastSec === r.lastSec && lastNs > r.lastNs)) {
+    r.lastSec = lastSec;
+    r.lastNs = lastNs;
+  }
+}
+
+/** Adds per-name counts into `into`. */
+export function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+}
+

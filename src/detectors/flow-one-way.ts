@@ -12,7 +12,7 @@ import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
 import { Verdict } from '../flows/verdict.js';
 import type { Finding } from '../report/types.js';
-import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
+import { addCounts, EvidenceSample, makeFinding, widenRange, type EvidenceItem } from './finding.js';
 import { packetKind } from './ct-invalid.js';
 import { endpointKey, endpointName, sideEndpoint, type Endpoint } from './flow-endpoints.js';
 import { formatIpv4 } from '../report/format.js';
@@ -129,11 +129,10 @@ class Observer implements ShardObserver {
     g.packets += packets;
     if (p) {
       g.invalid += p.invalid;
-      for (const [k, n] of Object.entries(p.invalidByKind)) g.invalidByKind[k] = (g.invalidByKind[k] ?? 0) + n;
+      addCounts(g.invalidByKind, p.invalidByKind);
     }
     if (!g.clients.includes(client.ip) && g.clients.length < 16) g.clients.push(client.ip);
-    if (fs < g.firstSec || (fs === g.firstSec && fn < g.firstNs)) [g.firstSec, g.firstNs] = [fs, fn];
-    if (ls > g.lastSec || (ls === g.lastSec && ln > g.lastNs)) [g.lastSec, g.lastNs] = [ls, ln];
+    widenRange(g, fs, fn, ls, ln);
     // The first packet of the flow (its first handshake packet, or the packet that picked it up
     // mid-stream), then its first INVALID ones.
     const items: EvidenceItem[] = [];
@@ -167,10 +166,9 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
       m.flows += g.flows;
       m.packets += g.packets;
       m.invalid += g.invalid;
-      for (const [k, n] of Object.entries(g.invalidByKind)) m.invalidByKind[k] = (m.invalidByKind[k] ?? 0) + n;
+      addCounts(m.invalidByKind, g.invalidByKind);
       for (const c of g.clients) if (!m.clients.includes(c) && m.clients.length < 16) m.clients.push(c);
-      if (g.firstSec < m.firstSec || (g.firstSec === m.firstSec && g.firstNs < m.firstNs)) [m.firstSec, m.firstNs] = [g.firstSec, g.firstNs];
-      if (g.lastSec > m.lastSec || (g.lastSec === m.lastSec && g.lastNs > m.lastNs)) [m.lastSec, m.lastNs] = [g.lastSec, g.lastNs];
+      widenRange(m, g.firstSec, g.firstNs, g.lastSec, g.lastNs);
       const s = new EvidenceSample(10);
       s.merge(m.sample);
       s.merge(g.sample);

@@ -12,7 +12,7 @@
 import { Layer, type Frame } from '../decode/frame.js';
 import { formatDuration, formatIpv4, formatMac } from '../report/format.js';
 import type { Finding } from '../report/types.js';
-import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
+import { EvidenceSample, makeFinding, widenRange, type EvidenceItem } from './finding.js';
 import { F64Column, MacIndex } from './mac-index.js';
 import { FrameClass, type Detector, type LinkDetector, type OptionSpec, type OptionValues, type ReduceContext } from './types.js';
 
@@ -260,14 +260,7 @@ class FloodDetector implements LinkDetector {
       a = { mac, agedOut: 0, refusedByOthers: 0, refusingMacs: [], foreign: 0, foreignAlsoAged: 0, episodes: 0, maxSilence: 0, ips: [], episodesWithoutArp: 0, firstSec: f.sec, firstNs: f.ns, lastSec: f.sec, lastNs: f.ns, sample: new EvidenceSample(12) };
       this.floods.set(mac, a);
     }
-    if (f.sec < a.firstSec || (f.sec === a.firstSec && f.ns < a.firstNs)) {
-      a.firstSec = f.sec;
-      a.firstNs = f.ns;
-    }
-    if (f.sec > a.lastSec || (f.sec === a.lastSec && f.ns > a.lastNs)) {
-      a.lastSec = f.sec;
-      a.lastNs = f.ns;
-    }
+    widenRange(a, f.sec, f.ns, f.sec, f.ns);
     return a;
   }
 
