@@ -3,35 +3,13 @@
  * that never held it before, and not as an IP conflict (the old MAC had been silent for more
  * than `arp-duplicate-window`, or the new one announced the takeover with a gratuitous ARP).
  */
-import type { Frame } from '../decode/frame.js';
 import type { Finding } from '../report/types.js';
 import { makeFinding } from './finding.js';
-import { ArpTable, changeDetails, changeReport, ChangeKind, MAX_IPS_OPTION, OPT_MAX_IPS, OPT_WINDOW, WINDOW_OPTION, type ArpBinding } from './arp-table.js';
+import { ArpTableLink, changeDetails, changeReport, ChangeKind, MAX_IPS_OPTION, WINDOW_OPTION, type ArpPartial } from './arp-table.js';
 import { plural, vlanSuffix } from './link-util.js';
-import { FrameClass, type Detector, type LinkDetector, type OptionValues } from './types.js';
+import { type Detector, type LinkDetector, type OptionValues } from './types.js';
 
 export const ID = 'arp.changed_mac';
-
-interface Partial {
-  bindings: ArpBinding[];
-}
-
-class ChangedMacLink implements LinkDetector {
-  readonly interest = FrameClass.ARP;
-  private readonly table: ArpTable;
-
-  constructor(options: OptionValues) {
-    this.table = new ArpTable(options[OPT_WINDOW] ?? WINDOW_OPTION.default, options[OPT_MAX_IPS] ?? MAX_IPS_OPTION.default);
-  }
-
-  onFrame(f: Frame): void {
-    this.table.onArp(f);
-  }
-
-  partial(): Partial {
-    return { bindings: this.table.sorted().filter((b) => b.changed > 0) };
-  }
-}
 
 export const arpChangedMacDetector: Detector = {
   name: ID,
@@ -39,11 +17,11 @@ export const arpChangedMacDetector: Detector = {
   scope: 'link',
   options: [WINDOW_OPTION, MAX_IPS_OPTION],
   createLink(options: OptionValues): LinkDetector {
-    return new ChangedMacLink(options);
+    return new ArpTableLink(options, (b) => b.changed > 0);
   },
   reduce(partials, ctx): Finding[] {
     const endSec = ctx.endSec ?? 0;
-    return (partials as Partial[])
+    return (partials as ArpPartial[])
       .flatMap((p) => p.bindings)
       .map((b) => {
         const r = changeReport(b, ChangeKind.CHANGED, endSec, ctx.endNs);

@@ -3,36 +3,14 @@
  * `arp-duplicate-window`, without a gratuitous ARP announcing a takeover): an IP conflict.
  * High when one request got answers from two MACs (both stations are live right now), medium otherwise.
  */
-import type { Frame } from '../decode/frame.js';
 import { formatIpv4, formatMac } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { makeFinding } from './finding.js';
-import { ArpTable, describeClaim, MAX_IPS_OPTION, OPT_MAX_IPS, OPT_WINDOW, WINDOW_OPTION, type ArpBinding, type ClaimItem } from './arp-table.js';
+import { ArpTableLink, describeClaim, MAX_IPS_OPTION, OPT_WINDOW, WINDOW_OPTION, type ArpBinding, type ArpPartial, type ClaimItem } from './arp-table.js';
 import { mergeEvidence, plural, roundTo, vlanSuffix } from './link-util.js';
-import { FrameClass, type Detector, type LinkDetector, type OptionValues } from './types.js';
+import { type Detector, type LinkDetector, type OptionValues } from './types.js';
 
 export const ID = 'arp.duplicate_ip';
-
-interface Partial {
-  bindings: ArpBinding[];
-}
-
-class DuplicateIpLink implements LinkDetector {
-  readonly interest = FrameClass.ARP;
-  private readonly table: ArpTable;
-
-  constructor(options: OptionValues) {
-    this.table = new ArpTable(options[OPT_WINDOW] ?? WINDOW_OPTION.default, options[OPT_MAX_IPS] ?? MAX_IPS_OPTION.default);
-  }
-
-  onFrame(f: Frame): void {
-    this.table.onArp(f);
-  }
-
-  partial(): Partial {
-    return { bindings: this.table.sorted().filter((b) => b.conflicts > 0) };
-  }
-}
 
 function finding(b: ArpBinding, window: number, endSec: number, endNs: number): Finding {
   const ipText = formatIpv4(b.ip);
@@ -95,11 +73,11 @@ export const arpDuplicateIpDetector: Detector = {
   scope: 'link',
   options: [WINDOW_OPTION, MAX_IPS_OPTION],
   createLink(options: OptionValues): LinkDetector {
-    return new DuplicateIpLink(options);
+    return new ArpTableLink(options, (b) => b.conflicts > 0);
   },
   reduce(partials, ctx): Finding[] {
     const window = ctx.options[OPT_WINDOW] ?? WINDOW_OPTION.default;
     const endSec = ctx.endSec ?? 0;
-    return (partials as Partial[]).flatMap((p) => p.bindings).map((b) => finding(b, window, endSec, ctx.endNs));
+    return (partials as ArpPartial[]).flatMap((p) => p.bindings).map((b) => finding(b, window, endSec, ctx.endNs));
   },
 };

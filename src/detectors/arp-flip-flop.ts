@@ -3,37 +3,15 @@
  * (and not as an IP conflict: see arp.duplicate_ip). Failover and fallback, or two nodes
  * taking the address from each other.
  */
-import type { Frame } from '../decode/frame.js';
 import type { Finding } from '../report/types.js';
 import { makeFinding } from './finding.js';
-import { ArpTable, changeDetails, changeReport, ChangeKind, MAX_IPS_OPTION, OPT_MAX_IPS, OPT_WINDOW, WINDOW_OPTION, type ArpBinding } from './arp-table.js';
+import { ArpTableLink, changeDetails, changeReport, ChangeKind, MAX_IPS_OPTION, WINDOW_OPTION, type ArpPartial } from './arp-table.js';
 import { plural, vlanSuffix } from './link-util.js';
-import { FrameClass, type Detector, type LinkDetector, type OptionValues } from './types.js';
+import { type Detector, type LinkDetector, type OptionValues } from './types.js';
 
 export const ID = 'arp.flip_flop';
 
 const OPT_MEDIUM = 'arp-flip-flop-medium';
-
-interface Partial {
-  bindings: ArpBinding[];
-}
-
-class FlipFlopLink implements LinkDetector {
-  readonly interest = FrameClass.ARP;
-  private readonly table: ArpTable;
-
-  constructor(options: OptionValues) {
-    this.table = new ArpTable(options[OPT_WINDOW] ?? WINDOW_OPTION.default, options[OPT_MAX_IPS] ?? MAX_IPS_OPTION.default);
-  }
-
-  onFrame(f: Frame): void {
-    this.table.onArp(f);
-  }
-
-  partial(): Partial {
-    return { bindings: this.table.sorted().filter((b) => b.flipFlops > 0) };
-  }
-}
 
 export const arpFlipFlopDetector: Detector = {
   name: ID,
@@ -53,12 +31,12 @@ export const arpFlipFlopDetector: Detector = {
     },
   ],
   createLink(options: OptionValues): LinkDetector {
-    return new FlipFlopLink(options);
+    return new ArpTableLink(options, (b) => b.flipFlops > 0);
   },
   reduce(partials, ctx): Finding[] {
     const endSec = ctx.endSec ?? 0;
     const medium = ctx.options[OPT_MEDIUM] ?? 3;
-    return (partials as Partial[])
+    return (partials as ArpPartial[])
       .flatMap((p) => p.bindings)
       .map((b) => {
         const r = changeReport(b, ChangeKind.FLIP_FLOP, endSec, ctx.endNs);

@@ -19,6 +19,7 @@ import type { Frame } from '../decode/frame.js';
 import { formatDuration, formatIpv4, formatMac } from '../report/format.js';
 import { EvidenceSample, type EvidenceItem } from './finding.js';
 import { frameItem, scopeIpKey, skipItem, Span, vlanScope, wouldKeep } from './link-util.js';
+import { FrameClass, type LinkDetector, type OptionValues } from './types.js';
 
 export const OPT_WINDOW = 'arp-duplicate-window';
 export const OPT_MAX_IPS = 'arp-max-ips';
@@ -363,4 +364,33 @@ export function changeDetails(b: ArpBinding, kind: number): Array<Record<string,
     announced: it.gratuitous,
     arp: arpKind(it.op, it.gratuitous),
   }));
+}
+
+/** What an ARP detector's link part returns: the bindings it reports on. */
+export interface ArpPartial {
+  bindings: ArpBinding[];
+}
+
+/**
+ * The link part of the three ARP change detectors (duplicate IP, changed MAC, flip flop): an ARP
+ * table fed every ARP frame, whose bindings with something to report (`keep`) are the partial.
+ */
+export class ArpTableLink implements LinkDetector {
+  readonly interest = FrameClass.ARP;
+  private readonly table: ArpTable;
+
+  constructor(
+    options: OptionValues,
+    private readonly keep: (b: ArpBinding) => boolean,
+  ) {
+    this.table = new ArpTable(options[OPT_WINDOW] ?? WINDOW_OPTION.default, options[OPT_MAX_IPS] ?? MAX_IPS_OPTION.default);
+  }
+
+  onFrame(f: Frame): void {
+    this.table.onArp(f);
+  }
+
+  partial(): ArpPartial {
+    return { bindings: this.table.sorted().filter(this.keep) };
+  }
 }
