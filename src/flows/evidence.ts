@@ -2,9 +2,12 @@
  * Handshake evidence: each SYN, every SYN+ACK, every RST, the final ACK and each ICMP error of a
  * flow, with what an engineer needs to find it in Wireshark and to fingerprint it (frame number,
  * time, source MAC, sequence numbers, window, IP id, TTL, options present). Stored in a shared
- * growable pool of fixed-size events (12 uint32 words each), linked per flow, so ordinary flows
- * cost a few events and no objects.
+ * pool of fixed-size events (E.STRIDE uint32 words each), linked per flow, so ordinary flows
+ * cost a few events and no objects. Like the flow table, the pool reserves its storage up front
+ * (committed by the kernel page by page as events are first used) and only grows by copying
+ * beyond the reservation.
  */
+import { reserveBuffer } from './flow-table.js';
 
 export const EvKind = {
   SYN: 1,
@@ -56,8 +59,11 @@ export class EvidencePool {
   private free: Int32Array = new Int32Array(0);
   private freeCount = 0;
 
-  constructor(initial = 1024) {
-    this.grow(initial);
+  constructor(reserveEvents = 1024) {
+    const want = Math.max(16, reserveEvents);
+    const reserved = reserveBuffer(want * E.STRIDE * 4);
+    if (reserved !== null) this.adopt(new Uint32Array(reserved), want);
+    else this.grow(1024);
   }
 
   alloc(): number {
@@ -87,6 +93,10 @@ export class EvidencePool {
   private grow(c: number): void {
     const w = new Uint32Array(c * E.STRIDE);
     w.set(this.w);
+    this.adopt(w, c);
+  }
+
+  private adopt(w: Uint32Array, c: number): void {
     this.w = w;
     const free = new Int32Array(c);
     free.set(this.free.subarray(0, this.freeCount));

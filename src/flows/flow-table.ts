@@ -3,8 +3,14 @@
  * three typed arrays (u32, f64, u8), each field at a constant offset inside the slot. A packet
  * touches a few adjacent cache lines of its flow, which the hardware prefetches together, instead
  * of dozens of columns or three distant arrays. A separate open-addressing
- * index (linear probing, backward-shift deletion) maps a key to its slot. Capacity grows by half
- * when full, up to a limit; the tracker evicts beyond that.
+ * index (linear probing, backward-shift deletion) maps a key to its slot.
+ *
+ * The slots of up to RESERVE_SLOTS flows are allocated once, up front: the kernel commits a page
+ * of a large zeroed allocation only when it is first written, and slots are handed out from the
+ * bottom (freed ones first), so resident memory follows the most flows held at once while the
+ * table never grows by copying (a copy costs time and, for a moment, the old and the new table's
+ * memory). Only a --max-flows beyond the reservation, or a system that refuses the reservation,
+ * falls back to growing by half when full. The tracker evicts beyond the limit.
  *
  * Directions: "canonical" direction 0 is A→B where A is the lower (ip, port) endpoint of the key.
  * Conntrack and Zeek keep their own originator; CT_ORIG_IS_A and Z_ORIG_IS_A say which end it is.
@@ -128,6 +134,21 @@ export const CtStatus = {
 /** Bytes per flow slot. */
 export const SLOT_BYTES = 400;
 
+/** Slots reserved (virtual memory) at creation: 2^21 × 400 B = 800 MiB of address space, committed as used. */
+export const RESERVE_SLOTS = 1 << 21;
+
+/**
+ * A zeroed ArrayBuffer of `bytes`, or null when the system refuses it (strict overcommit, ulimit -v).
+ * Large zeroed allocations are mapped lazily: untouched pages cost no resident memory.
+ */
+export function reserveBuffer(bytes: number): ArrayBuffer | null {
+  try {
+    return new ArrayBuffer(bytes);
+  } catch {
+    return null;
+  }
+}
+
 export class FlowTable {
   capacity = 0;
   live = 0;
@@ -139,16 +160,21 @@ export class FlowTable {
   private highWater = 0;
   private freeList: Int32Array = new Int32Array(0);
   private freeCount = 0;
-  // Index: slot + 1, 0 = empty. Power-of-two size, at least twice the capacity.
+  // Index: slot + 1, 0 = empty. Power-of-two size, at least twice the live flows.
   private index: Int32Array = new Int32Array(0);
   private indexMask = 0;
 
   constructor(
-    initialCapacity: number,
+    /** Slots to reserve up front (at most maxCapacity); fewer if the system refuses them. */
+    reserveSlots: number,
     /** Largest number of flows held at once. */
     readonly maxCapacity: number,
   ) {
-    this.grow(Math.max(16, Math.min(initialCapacity, maxCapacity)));
+    const want = Math.max(16, Math.min(reserveSlots, maxCapacity));
+    const reserved = reserveBuffer(want * SLOT_BYTES);
+    if (reserved !== null) this.adopt(reserved, want);
+    else this.grow(Math.min(want, 4096));
+    this.rehash(16);
   }
 
   /** Slot of the flow with this canonical key, or -1. */
@@ -192,7 +218,8 @@ export class FlowTable {
     let i = hash & mask;
     while (index[i] !== 0) i = (i + 1) & mask;
     index[i] = s + 1;
-    this.live++;
+    // The index keeps a load factor of at most 1/2.
+    if (++this.live * 2 > index.length) this.rehash(index.length * 2);
     return s;
   }
 
@@ -236,33 +263,37 @@ export class FlowTable {
     return this.u8.byteLength + this.index.byteLength + this.freeList.byteLength;
   }
 
+  /** Moves the slots into a buffer of `c` slots (only when the reservation was too small). */
   private grow(c: number): void {
     const buf = new ArrayBuffer(c * SLOT_BYTES);
-    const u8 = new Uint8Array(buf);
-    u8.set(this.u8);
-    const u32 = new Uint32Array(buf);
-    this.u32 = u32;
+    new Uint8Array(buf).set(this.u8);
+    this.adopt(buf, c);
+  }
+
+  /** Takes `buf` (holding the current slots, if any) as the storage of `c` slots. */
+  private adopt(buf: ArrayBuffer, c: number): void {
+    this.u32 = new Uint32Array(buf);
     this.f64 = new Float64Array(buf);
-    this.u8 = u8;
+    this.u8 = new Uint8Array(buf);
     const free = new Int32Array(c);
     free.set(this.freeList.subarray(0, this.freeCount));
     this.freeList = free;
     this.capacity = c;
+  }
 
-    // The index keeps a load factor of at most 1/2, at a power-of-two size.
-    let size = 16;
-    while (size < c * 2) size *= 2;
-    if (size !== this.index.length) {
-      const index = new Int32Array(size);
-      const mask = size - 1;
-      for (let s = 0; s < this.highWater; s++) {
-        if (u8[s * B.STRIDE + B.USED] !== 1) continue;
-        let i = u32[s * U.STRIDE + U.HASH] & mask;
-        while (index[i] !== 0) i = (i + 1) & mask;
-        index[i] = s + 1;
-      }
-      this.index = index;
-      this.indexMask = mask;
+  /** Rebuilds the index at `size` entries (a power of two). */
+  private rehash(size: number): void {
+    const u8 = this.u8;
+    const u32 = this.u32;
+    const index = new Int32Array(size);
+    const mask = size - 1;
+    for (let s = 0; s < this.highWater; s++) {
+      if (u8[s * B.STRIDE + B.USED] !== 1) continue;
+      let i = u32[s * U.STRIDE + U.HASH] & mask;
+      while (index[i] !== 0) i = (i + 1) & mask;
+      index[i] = s + 1;
     }
+    this.index = index;
+    this.indexMask = mask;
   }
 }

@@ -11,7 +11,7 @@
  */
 import { E, EvidencePool, EvFlag, EvKind, MAX_EVENTS_PER_FLOW } from './evidence.js';
 import { CT_STATE_NAMES, CtResult, TcpConntrack, TcpSegment, tcpFlagsValid } from './conntrack-tcp.js';
-import { B, CtStatus, D, FlowTable, MAC_SET_SIZE, U } from './flow-table.js';
+import { B, CtStatus, D, FlowTable, MAC_SET_SIZE, RESERVE_SLOTS, U } from './flow-table.js';
 import type { TrackerOptions } from './options.js';
 import { Info, Kind, OptBit, R, RECORD_WORDS, recordSrcMac } from './record.js';
 import { InvalidReason, Verdict, VERDICT_NAMES } from './verdict.js';
@@ -77,7 +77,7 @@ const REOPEN = -1;
 
 export class FlowTracker {
   readonly table: FlowTable;
-  readonly evidence = new EvidencePool();
+  readonly evidence: EvidencePool;
   readonly zeek: ZeekTracker;
   private readonly tcp: TcpConntrack;
   private readonly seg = new TcpSegment();
@@ -119,7 +119,9 @@ export class FlowTracker {
     private readonly exportSink: ((chunk: string) => void) | null = null,
     private readonly formatFlow: ((tr: FlowTracker, slot: number, reason: number) => string) | null = null,
   ) {
-    this.table = new FlowTable(Math.min(4096, maxFlows), maxFlows);
+    this.table = new FlowTable(RESERVE_SLOTS, maxFlows);
+    // A handshake leaves 3 or 4 events; most flows in a busy capture have one.
+    this.evidence = new EvidencePool(Math.min(RESERVE_SLOTS, maxFlows) * 2);
     this.tcp = new TcpConntrack(this.table, opts.conntrack);
     this.zeek = new ZeekTracker(this.table);
     for (const p of opts.zeekLikelyServerPorts) if (p >= 0 && p < 65536) this.likelyServerPorts[p] = 1;
