@@ -1,26 +1,34 @@
 /**
- * Append-only tables of fixed-width numeric rows in one growable typed array, for detectors that
- * keep a few numbers per flow: 20-30 bytes a row instead of an object (or a Map entry) per row,
- * and a partial result that crosses threads as one typed array.
+ * Append-only tables of fixed-width numeric rows in one typed array, for detectors that keep a
+ * few numbers per flow: 12-40 bytes a row instead of an object (or a Map entry) per row, and a
+ * partial result that crosses threads as one typed array.
+ *
+ * A table reserves room for many rows up front: the kernel commits the pages of a large zeroed
+ * allocation only as rows are written, so the reservation costs address space, not memory, and
+ * the table does not grow by copying (which would hold the old and the new array at once until a
+ * garbage collection frees the old one). Beyond the reservation it doubles.
  */
+import { reserveBuffer } from '../flows/flow-table.js';
 
-/** Rows of `width` float64 numbers (exact integers up to 2^53, and times in seconds). */
-export class F64Rows {
-  data: Float64Array;
+type RowArray = Float64Array | Uint32Array;
+
+abstract class Rows<A extends RowArray> {
+  data: A;
   rows = 0;
 
   constructor(
     readonly width: number,
-    initialRows = 256,
+    reserveRows: number,
   ) {
-    this.data = new Float64Array(width * initialRows);
+    const reserved = reserveBuffer(width * reserveRows * this.bytesPerNumber());
+    this.data = reserved !== null ? this.view(reserved) : this.view(new ArrayBuffer(width * 256 * this.bytesPerNumber()));
   }
 
   /** Appends a row and returns the offset of its first number in `data`; the caller fills it. */
   append(): number {
     const at = this.rows * this.width;
     if (at + this.width > this.data.length) {
-      const grown = new Float64Array(this.data.length * 2);
+      const grown = this.view(new ArrayBuffer(this.data.byteLength * 2));
       grown.set(this.data);
       this.data = grown;
     }
@@ -28,9 +36,41 @@ export class F64Rows {
     return at;
   }
 
-  /** The used part, copied (for a partial result that leaves the shard). */
-  used(): Float64Array {
-    return this.data.slice(0, this.rows * this.width);
+  /**
+   * The used part, without copying: a view of the table's own buffer, which a shard hands over
+   * (transfers) with its partial result once it is done appending.
+   */
+  used(): A {
+    return this.data.subarray(0, this.rows * this.width) as A;
+  }
+
+  protected abstract bytesPerNumber(): number;
+  protected abstract view(buf: ArrayBuffer): A;
+}
+
+/** Rows of `width` float64 numbers (exact integers up to 2^53, and times in seconds). */
+export class F64Rows extends Rows<Float64Array> {
+  constructor(width: number, reserveRows = 256) {
+    super(width, reserveRows);
+  }
+  protected bytesPerNumber(): number {
+    return 8;
+  }
+  protected view(buf: ArrayBuffer): Float64Array {
+    return new Float64Array(buf);
+  }
+}
+
+/** Rows of `width` unsigned 32-bit integers (addresses, seconds, nanoseconds, frame numbers, small counts). */
+export class U32Rows extends Rows<Uint32Array> {
+  constructor(width: number, reserveRows = 256) {
+    super(width, reserveRows);
+  }
+  protected bytesPerNumber(): number {
+    return 4;
+  }
+  protected view(buf: ArrayBuffer): Uint32Array {
+    return new Uint32Array(buf);
   }
 }
 
@@ -39,7 +79,7 @@ export class F64Rows {
  * (a counting sort): rows of key k are `order[start[k]] .. order[start[k + 1] - 1]`, as row numbers,
  * in their original order.
  */
-export function groupRows(data: Float64Array, width: number, keyCol: number, keys: number): { start: Int32Array; order: Int32Array } {
+export function groupRows(data: RowArray, width: number, keyCol: number, keys: number): { start: Int32Array; order: Int32Array } {
   const rows = Math.floor(data.length / width);
   const start = new Int32Array(keys + 1);
   for (let r = 0; r < rows; r++) start[data[r * width + keyCol]! + 1]!++;

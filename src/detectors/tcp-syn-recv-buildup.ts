@@ -18,7 +18,7 @@ import { formatDuration, formatIpv4, formatTimestamp } from '../report/format.js
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { clientEnd, EndpointMap, endpointName, serverEnd, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
-import { F64Rows, groupRows } from './rows.js';
+import { F64Rows, groupRows, U32Rows } from './rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
 const ID = 'tcp.syn_recv_buildup';
@@ -30,6 +30,9 @@ const OPTIONS: readonly OptionSpec[] = [
   { key: 'synflood-rate', default: 200, min: 1, max: 1e9, unit: 'SYN/s', description: "Proxmox firewall's protection_synflood_rate (per source address)" },
   { key: 'synflood-burst', default: 1000, min: 1, max: 1e9, integer: true, unit: 'SYNs', description: "Proxmox firewall's protection_synflood_burst" },
 ];
+
+/** Rows reserved per table (address space; memory is committed as rows are written). */
+const ROWS_RESERVED = 1 << 20;
 
 /** Evidence kept per category, lowest frames first. */
 const SAMPLE = 4;
@@ -65,17 +68,22 @@ const enum Cat {
   LATE = 2,
 }
 
-/** Columns of the half-open interval rows: the first SYN+ACK (exact time, frame) and the end in seconds. */
+/**
+ * Columns of the half-open interval rows (uint32): the first SYN+ACK (exact time, frame) and the
+ * end, at END_SEC + END_NS ns + END_ADD s (END_ADD: Linux's give-up delay after the last SYN+ACK).
+ */
 const enum I {
   SERVER = 0,
   START_SEC = 1,
   START_NS = 2,
-  END = 3,
-  FRAME = 4,
-  WIDTH = 5,
+  END_SEC = 3,
+  END_NS = 4,
+  END_ADD = 5,
+  FRAME = 6,
+  WIDTH = 7,
 }
 
-/** Columns of the SYN rows. */
+/** Columns of the SYN rows (uint32). */
 const enum Y {
   SERVER = 0,
   SEC = 1,
@@ -106,11 +114,11 @@ interface Partial {
   servers: EndpointMapParts<number>;
   counters: Float64Array;
   /** Half-open periods (I.* columns). */
-  intervals: Float64Array;
+  intervals: Uint32Array;
   /** [server, second, ttl + 256 if no answer came before the next SYN, client address] per SYN. */
-  syns: Float64Array;
+  syns: Uint32Array;
   /** [server, client address, SYNs * 2 + (1 if the client sent nothing but SYNs)] per flow. */
-  sources: Float64Array;
+  sources: Uint32Array;
   /** Evidence candidates (S.* columns). */
   samples: Float64Array;
 }
@@ -119,9 +127,10 @@ class Observer implements ShardObserver {
   readonly packets = 'none' as const;
   private readonly servers = new EndpointMap<number>();
   private readonly counters = new F64Rows(C.WIDTH);
-  private readonly intervals = new F64Rows(I.WIDTH, 1024);
-  private readonly syns = new F64Rows(Y.WIDTH, 1024);
-  private readonly sources = new F64Rows(3, 1024);
+  // About one row of each per handshake: room for a million, committed as used.
+  private readonly intervals = new U32Rows(I.WIDTH, ROWS_RESERVED);
+  private readonly syns = new U32Rows(Y.WIDTH, ROWS_RESERVED);
+  private readonly sources = new U32Rows(3, ROWS_RESERVED);
   private readonly samples = new F64Rows(S.WIDTH);
   private readonly ev = new EventScratch();
 
@@ -204,22 +213,25 @@ class Observer implements ShardObserver {
     const start = ev.time(firstSynAck);
     let rst = -1;
     for (let i = 0; i < n && rst < 0; i++) if (ev.kind[i] === EvKind.RST && ev.time(i) >= start) rst = i;
-    let end: number;
+    let endAt = lastSynAck;
+    let endAdd = 0;
     if (finalAck >= 0) {
-      end = ev.time(finalAck);
+      endAt = finalAck;
       cnt[row + C.COMPLETED]++;
     } else if (rst >= 0) {
-      end = ev.time(rst);
+      endAt = rst;
     } else {
       // Linux drops the request one doubling after its last SYN+ACK retransmission (1, 2, 4 ... s).
-      end = ev.time(lastSynAck) + 2 ** (Math.min(synAcks, this.synackRetries + 1) - 1);
+      endAdd = 2 ** (Math.min(synAcks, this.synackRetries + 1) - 1);
     }
     const iv = this.intervals.append();
     const id = this.intervals.data;
     id[iv + I.SERVER] = server;
     id[iv + I.START_SEC] = ev.tsSec[firstSynAck]!;
     id[iv + I.START_NS] = ev.tsNs[firstSynAck]!;
-    id[iv + I.END] = end;
+    id[iv + I.END_SEC] = ev.tsSec[endAt]!;
+    id[iv + I.END_NS] = ev.tsNs[endAt]!;
+    id[iv + I.END_ADD] = endAdd;
     id[iv + I.FRAME] = ev.frame[firstSynAck]!;
     cnt[row + C.HALF_OPEN]++;
     if (finalAck < 0) this.sample(server, Cat.HALF_OPEN, firstSynAck, client, rst >= 0 ? ev.frame[rst]! : 0, synAcks);
@@ -421,7 +433,9 @@ function mergeServer(server: Endpoint, views: readonly PartView[]): ServerAgg {
       const at = i * I.WIDTH;
       const sec = d[at + I.START_SEC]!;
       const ns = d[at + I.START_NS]!;
-      agg.intervals.push({ sec, ns, start: sec + ns * 1e-9, end: d[at + I.END]!, frame: d[at + I.FRAME]! });
+      // The same sum as EventScratch.time, plus the give-up delay: equal times compare equal.
+      const end = d[at + I.END_SEC]! + d[at + I.END_NS]! * 1e-9 + d[at + I.END_ADD]!;
+      agg.intervals.push({ sec, ns, start: sec + ns * 1e-9, end, frame: d[at + I.FRAME]! });
     });
     forRows(g.syns, r, (i) => {
       const d = v.p.syns;

@@ -29,7 +29,10 @@ export default function runShard(task: ShardTask): Promise<void> {
           port.postMessage({ t: 'ack', buf: msg.buf } satisfies FromShard, [msg.buf]);
         } else {
           // The result goes on the same port as the flow export, so it arrives after every line.
-          port.postMessage({ t: 'done', result: shard.finish(msg.captureEnd) } satisfies FromShard);
+          const result = shard.finish(msg.captureEnd);
+          // Handed over, not copied: the shard is done with its tables, and a row table's view
+          // of a large reserved buffer would otherwise be cloned whole.
+          port.postMessage({ t: 'done', result } satisfies FromShard, buffersIn(result));
           resolve();
         }
       } catch (err) {
@@ -38,4 +41,18 @@ export default function runShard(task: ShardTask): Promise<void> {
       }
     });
   });
+}
+
+/** The ArrayBuffers behind the typed arrays inside `value` (objects, arrays and Maps walked), each once. */
+export function buffersIn(value: unknown, out = new Set<ArrayBuffer>()): ArrayBuffer[] {
+  if (ArrayBuffer.isView(value)) {
+    if (value.buffer instanceof ArrayBuffer) out.add(value.buffer);
+  } else if (value instanceof Map) {
+    for (const v of value.values()) buffersIn(v, out);
+  } else if (Array.isArray(value)) {
+    for (const v of value) buffersIn(v, out);
+  } else if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) buffersIn(v, out);
+  }
+  return [...out];
 }
