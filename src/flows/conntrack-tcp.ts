@@ -134,7 +134,15 @@ export function tcpFlagsValid(flags: number): boolean {
 }
 
 /** The TCP segment being tracked: one reused object. */
+/**
+ * The TCP segment being tracked, in one reused object. Numbers that are not small integers (the
+ * time, sequence numbers above 2^31) travel in its fields rather than as arguments: V8 boxes such
+ * a number into a fresh heap object for every call it is passed to (or returned from) unless the
+ * call is inlined, and the hot path allocates nothing per packet.
+ */
 export class TcpSegment {
+  /** Capture time of the segment, in seconds. */
+  now = 0;
   seq = 0;
   ack = 0;
   /** 12-bit flags. */
@@ -147,8 +155,9 @@ export class TcpSegment {
   sackEdge = 0;
 }
 
-const before = (a: number, b: number): boolean => ((a - b) | 0) < 0;
-const after = (a: number, b: number): boolean => ((b - a) | 0) < 0;
+// Sequence-number comparisons (the kernel's before() and after()) are written out where they are
+// used, as (((a - b) | 0) < 0) for "a before b": a helper that V8 does not inline would box its
+// arguments (sequence numbers above 2^31 are not small integers) on every call.
 const MAXACKWINCONST = 66000;
 const TCP_MAX_WSCALE = 14;
 
@@ -220,9 +229,10 @@ export class TcpConntrack {
 
   /**
    * nf_conntrack_tcp_packet for an entry that exists (or was just made by `tcpNew`): moves the
-   * state, checks the window, picks the timeout. `now` is the capture time in seconds.
+   * state, checks the window, picks the timeout.
    */
-  tcpPacket(s: number, dir: number, p: TcpSegment, now: number): number {
+  tcpPacket(s: number, dir: number, p: TcpSegment): number {
+    const now = p.now;
     const u32 = this.t.u32;
     const u8 = this.t.u8;
     const f64 = this.t.f64;
@@ -318,7 +328,7 @@ export class TcpConntrack {
           const established = old === sES && (u8[c + B.CT_STATUS] & CtStatus.ASSURED) !== 0;
           if (seq === 0 && !established) {
             checked = true;
-          } else if (before(seq, peerMaxAck) && !this.opts.tcpIgnoreInvalidRst) {
+          } else if ((((seq - peerMaxAck) | 0) < 0) && !this.opts.tcpIgnoreInvalidRst) {
             this.invalidCause = InvalidReason.RST_SEQ;
             return CtResult.INVALID; // "invalid rst": below what the peer already acknowledged
           } else if (!established || seq === peerMaxAck) {
@@ -353,7 +363,7 @@ export class TcpConntrack {
       if (w === CtResult.IGNORE) return CtResult.IGNORE;
       if (w === CtResult.INVALID) {
         this.invalidCause = InvalidReason.OUT_OF_WINDOW;
-        this.handleInvalid(s, dir, index, now);
+        this.handleInvalid(s, dir, index, p);
         return CtResult.INVALID;
       }
     }
@@ -404,7 +414,7 @@ export class TcpConntrack {
     let end = segmentEnd(p);
     const flags = p.flags;
 
-    if (u8[c + B.TD_FLAGS + rd] & TdFlag.SACK_PERM && p.optBits & OptBit.SACK && after(p.sackEdge, sack)) sack = p.sackEdge;
+    if (u8[c + B.TD_FLAGS + rd] & TdFlag.SACK_PERM && p.optBits & OptBit.SACK && (((sack - p.sackEdge) | 0) < 0)) sack = p.sackEdge;
 
     if (u32[b + U.TD_MAXWIN + sd] === 0) {
       if (flags & SYN) {
@@ -423,7 +433,7 @@ export class TcpConntrack {
           u32[b + U.TD_END + rd] = u32[b + U.TD_END + rd] + 1; // likely a reply to a keep-alive
         }
       }
-    } else if (((state === sSS && dir === ORIGINAL) || (state === sSR && dir === REPLY)) && after(end, u32[b + U.TD_END + sd])) {
+    } else if (((state === sSS && dir === ORIGINAL) || (state === sSR && dir === REPLY)) && ((((u32[b + U.TD_END + sd]) - end) | 0) < 0)) {
       // A re-initialised sender may use a new ISN (RFC 793).
       this.initSender(s, sd, p, end, win);
       if (dir === REPLY && !(flags & ACK)) return CtResult.ACCEPT;
@@ -444,11 +454,11 @@ export class TcpConntrack {
     const sMaxWin = u32[b + U.TD_MAXWIN + sd];
     const rMaxWin = u32[b + U.TD_MAXWIN + rd];
     const maxAckWindow = sMaxWin > MAXACKWINCONST ? sMaxWin : MAXACKWINCONST;
-    if (!before(seq, (sMaxEnd + 1) >>> 0)) {
+    if (!((seq - (((sMaxEnd + 1) >>> 0)) | 0) < 0)) {
       const overshot = (end - sMaxEnd + 1) >>> 0;
-      const ackOk = after(sack, (rEnd - maxAckWindow - 1) >>> 0);
-      const inRecvWin = rMaxWin !== 0 && after(end, (sEnd - rMaxWin - 1) >>> 0);
-      if (inRecvWin && ackOk && overshot <= rMaxWin && before(sack, (rEnd + 1) >>> 0)) {
+      const ackOk = (((((rEnd - maxAckWindow - 1) >>> 0) - sack) | 0) < 0);
+      const inRecvWin = rMaxWin !== 0 && (((((sEnd - rMaxWin - 1) >>> 0) - end) | 0) < 0);
+      if (inRecvWin && ackOk && overshot <= rMaxWin && ((sack - (((rEnd + 1) >>> 0)) | 0) < 0)) {
         // Some stacks send more than the window allows; accept the bytes, do not act on the packet.
         u32[b + U.TD_END + sd] = end;
         u8[c + B.TD_FLAGS + sd] |= TdFlag.DATA_UNACKNOWLEDGED;
@@ -456,16 +466,16 @@ export class TcpConntrack {
       }
       return this.logInvalid(c + B.TD_FLAGS + sd, CtResult.INVALID); // SEQ over the upper bound
     }
-    if (!before(sack, (rEnd + 1) >>> 0)) return this.logInvalid(c + B.TD_FLAGS + sd, CtResult.INVALID); // ACK over the upper bound
-    const inRecvWin = rMaxWin === 0 || after(end, (sEnd - rMaxWin - 1) >>> 0);
+    if (!((sack - (((rEnd + 1) >>> 0)) | 0) < 0)) return this.logInvalid(c + B.TD_FLAGS + sd, CtResult.INVALID); // ACK over the upper bound
+    const inRecvWin = rMaxWin === 0 || (((((sEnd - rMaxWin - 1) >>> 0) - end) | 0) < 0);
     if (!inRecvWin) return this.logInvalid(c + B.TD_FLAGS + sd, CtResult.IGNORE); // old data retransmitted
-    if (!after(sack, (rEnd - maxAckWindow - 1) >>> 0)) return this.logInvalid(c + B.TD_FLAGS + sd, CtResult.IGNORE); // overly delayed ACK
+    if (!(((((rEnd - maxAckWindow - 1) >>> 0) - sack) | 0) < 0)) return this.logInvalid(c + B.TD_FLAGS + sd, CtResult.IGNORE); // overly delayed ACK
 
     // Accepted: update the window data.
     if (!(flags & SYN)) win = win << u8[c + B.TD_SCALE + sd];
     const swin = (win + (sack - ack)) >>> 0;
     if (sMaxWin < swin) u32[b + U.TD_MAXWIN + sd] = swin;
-    if (after(end, sEnd)) {
+    if ((((sEnd - end) | 0) < 0)) {
       u32[b + U.TD_END + sd] = end;
       u8[c + B.TD_FLAGS + sd] |= TdFlag.DATA_UNACKNOWLEDGED;
     }
@@ -473,12 +483,12 @@ export class TcpConntrack {
       if (!(u8[c + B.TD_FLAGS + sd] & TdFlag.MAXACK_SET)) {
         u32[b + U.TD_MAXACK + sd] = ack;
         u8[c + B.TD_FLAGS + sd] |= TdFlag.MAXACK_SET;
-      } else if (after(ack, u32[b + U.TD_MAXACK + sd])) {
+      } else if (((((u32[b + U.TD_MAXACK + sd]) - ack) | 0) < 0)) {
         u32[b + U.TD_MAXACK + sd] = ack;
       }
     }
-    if (rMaxWin !== 0 && after(end, sMaxEnd)) u32[b + U.TD_MAXWIN + rd] = rMaxWin + ((end - sMaxEnd) >>> 0);
-    if (after((sack + win) >>> 0, (u32[b + U.TD_MAXEND + rd] - 1) >>> 0)) {
+    if (rMaxWin !== 0 && (((sMaxEnd - end) | 0) < 0)) u32[b + U.TD_MAXWIN + rd] = rMaxWin + ((end - sMaxEnd) >>> 0);
+    if (((((u32[b + U.TD_MAXEND + rd] - 1) >>> 0) - (((sack + win) >>> 0)) | 0) < 0)) {
       u32[b + U.TD_MAXEND + rd] = (sack + win + (win === 0 ? 1 : 0)) >>> 0;
     }
     if (ack === u32[b + U.TD_END + rd]) u8[c + B.TD_FLAGS + rd] &= ~TdFlag.DATA_UNACKNOWLEDGED;
@@ -512,7 +522,8 @@ export class TcpConntrack {
   }
 
   /** nf_tcp_handle_invalid: out-of-window FIN/RST from both sides shorten an assured entry's timeout. */
-  private handleInvalid(s: number, dir: number, index: number, now: number): void {
+  private handleInvalid(s: number, dir: number, index: number, p: TcpSegment): void {
+    const now = p.now;
     const u8 = this.t.u8;
     const c = s * B.STRIDE;
     if ((u8[c + B.CT_STATUS] & CtStatus.ASSURED) === 0) return;

@@ -247,6 +247,11 @@ export class FlowTable {
     this.live--;
   }
 
+  /** Slots handed out so far: every live flow's slot is below this. */
+  get slotsHandedOut(): number {
+    return this.highWater;
+  }
+
   isUsed(s: number): boolean {
     return this.u8[s * B.STRIDE + B.USED] === 1;
   }

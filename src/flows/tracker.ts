@@ -100,6 +100,19 @@ export class FlowTracker {
   /** The packet being processed: its frame number and nanoseconds, for evidence. */
   private curFrame = 0;
   private curNs = 0;
+  /**
+   * The packet being processed: its time in seconds and its flow key. Fields, not arguments: V8
+   * boxes a number that is not a small integer (a time, an address above 2^31) into a fresh heap
+   * object for each call it is passed to unless the call is inlined, and the hot path allocates
+   * nothing per packet.
+   */
+  private pktTime = 0;
+  private kHash = 0;
+  private kVlan = 0;
+  private kProto = 0;
+  private kIpA = 0;
+  private kIpB = 0;
+  private kPorts = 0;
 
   /** Latest capture time seen (seconds). */
   now = -Infinity;
@@ -108,6 +121,8 @@ export class FlowTracker {
   private nextSweepTime = -Infinity;
   private packetsSinceSweep = 0;
   private evictHand = 0;
+  /** Flows found due by a sweep (reused). */
+  private dueScratch = new Int32Array(1024);
 
   private exportChunk = '';
 
@@ -143,6 +158,8 @@ export class FlowTracker {
     const info = r[base + R.INFO];
     const kind = info & 0xf;
     const now = r[base + R.TS_SEC] + r[base + R.TS_NS] * 1e-9;
+    this.pktTime = now;
+    this.seg.now = now;
     this.curFrame = r[base + R.FRAME];
     this.curNs = r[base + R.TS_NS];
     if (now > this.now) this.now = now;
@@ -167,55 +184,59 @@ export class FlowTracker {
     const kPorts = (srcIsA ? sport | (dport << 16) : dport | (sport << 16)) >>> 0;
     const vlan = r[base + R.VLAN] & 0xffffff;
     const hash = r[base + R.HASH];
+    this.kHash = hash;
+    this.kVlan = vlan;
+    this.kProto = proto;
+    this.kIpA = ipA;
+    this.kIpB = ipB;
+    this.kPorts = kPorts;
     const t = this.table;
     let s = t.find(hash, vlan, proto, ipA, ipB, kPorts);
-    if (s >= 0 && now >= this.flowExpiry(s)) {
+    if (s >= 0 && this.flowDueNow(s)) {
       this.finalize(s, EndReason.EXPIRED);
       s = -1;
     }
 
     if (kind === Kind.ICMP_ERROR) {
       // The error travels toward the quoted packet's sender.
-      this.icmpError(s, r, base, r[base + R.IP_DST] === ipA ? 1 : 0, now);
+      this.icmpError(s, r, base, r[base + R.IP_DST] === ipA ? 1 : 0);
       return;
     }
     // An ICMP reply goes the other way from its key, which is oriented from the requester.
     const canonDir = (srcIsA ? 0 : 1) ^ ((info & Info.REPLY) !== 0 ? 1 : 0);
     let verdict: number;
     if (kind === Kind.TCP && (info & Info.BAD_TCP_HEADER) !== 0) {
-      this.badTcpHeader(s, r, base, canonDir, now, hash, vlan, proto, ipA, ipB, kPorts, info);
+      this.badTcpHeader(s, r, base, canonDir, info);
       return;
     }
     if (kind === Kind.TCP) {
       const flags = r[base + R.FLAGS_WIN] & 0xfff;
       // A new connection attempt after conntrack deleted the old entry starts a new flow.
-      if (s >= 0 && (flags & (SYN | ACK | RST | FIN)) === SYN && !this.ctAlive(s, now) && t.u32[s * U.STRIDE + U.CT_ENTRIES] > 0) {
+      if (s >= 0 && (flags & (SYN | ACK | RST | FIN)) === SYN && !this.ctAliveNow(s) && t.u32[s * U.STRIDE + U.CT_ENTRIES] > 0) {
         this.finalize(s, EndReason.REOPENED);
         s = -1;
       }
-      if (s < 0) s = this.newFlow(hash, vlan, proto, ipA, ipB, kPorts, canonDir, flags, sport, dport, r, base);
+      if (s < 0) s = this.newFlow(canonDir, flags, sport, dport, r, base);
       this.fillSegment(r, base, flags);
-      verdict = this.tcpConntrack(s, canonDir, now);
+      verdict = this.tcpConntrack(s, canonDir);
       if (verdict === REOPEN) {
         this.finalize(s, EndReason.REOPENED);
-        s = this.newFlow(hash, vlan, proto, ipA, ipB, kPorts, canonDir, flags, sport, dport, r, base);
-        verdict = this.tcpConntrack(s, canonDir, now);
+        s = this.newFlow(canonDir, flags, sport, dport, r, base);
+        verdict = this.tcpConntrack(s, canonDir);
       }
-      this.touch(s, r, base, canonDir, now);
-      const role = this.zeekRole(s, canonDir);
-      const seg = this.seg;
-      this.zeek.tcp(s, role, flags, seg.seq, seg.payload, seg.win);
+      this.touch(s, r, base, canonDir);
+      this.zeek.tcp(s, this.zeekRole(s, canonDir), this.seg);
       this.tcpEvidence(s, r, base, canonDir, flags);
     } else {
-      if (s < 0) s = this.newFlow(hash, vlan, proto, ipA, ipB, kPorts, canonDir, 0, sport, dport, r, base);
-      this.touch(s, r, base, canonDir, now);
+      if (s < 0) s = this.newFlow(canonDir, 0, sport, dport, r, base);
+      this.touch(s, r, base, canonDir);
       if (kind === Kind.UDP) {
-        verdict = this.udpConntrack(s, canonDir, now, r[base + R.EVENT] - 1 === Ev.UDP_BAD_LENGTH);
+        verdict = this.udpConntrack(s, canonDir, r[base + R.EVENT] - 1 === Ev.UDP_BAD_LENGTH);
         this.zeek.udp(s, this.zeekRole(s, canonDir), r[base + R.PAYLOAD]);
       } else if (kind === Kind.ICMP_QUERY) {
-        verdict = this.icmpQueryConntrack(s, canonDir, now, r[base + R.ICMP] & 0xff);
+        verdict = this.icmpQueryConntrack(s, canonDir, r[base + R.ICMP] & 0xff);
       } else {
-        verdict = this.genericConntrack(s, canonDir, now);
+        verdict = this.genericConntrack(s, canonDir);
       }
     }
     t.u32[s * U.STRIDE + U.VERDICTS + verdict]++;
@@ -227,28 +248,15 @@ export class FlowTracker {
    * Zeek ignores it too but keeps the connection it opened (so a flow is made), unless the IP
    * datagram cannot even hold a TCP header (then only an existing flow counts it).
    */
-  private badTcpHeader(
-    found: number,
-    r: Uint32Array,
-    base: number,
-    canonDir: number,
-    now: number,
-    hash: number,
-    vlan: number,
-    proto: number,
-    ipA: number,
-    ipB: number,
-    kPorts: number,
-    info: number,
-  ): void {
+  private badTcpHeader(found: number, r: Uint32Array, base: number, canonDir: number, info: number): void {
     let s = found;
     this.invalidReason = InvalidReason.BAD_TCP_HEADER;
     if (s < 0 && (info & Info.SHORT_TCP) === 0) {
       const ports = r[base + R.KEY_PORTS];
-      s = this.newFlow(hash, vlan, proto, ipA, ipB, kPorts, canonDir, 0, ports & 0xffff, ports >>> 16, r, base);
+      s = this.newFlow(canonDir, 0, ports & 0xffff, ports >>> 16, r, base);
     }
     if (s >= 0) {
-      this.touch(s, r, base, canonDir, now);
+      this.touch(s, r, base, canonDir);
       this.table.u32[s * U.STRIDE + U.VERDICTS + Verdict.INVALID]++;
     }
     this.count(s, r, base, canonDir, Verdict.INVALID);
@@ -320,6 +328,11 @@ export class FlowTracker {
     return (this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && now < this.table.f64[s * D.STRIDE + D.CT_EXPIRES];
   }
 
+  /** ctAlive at the current packet's time (the hot path's: nothing passed, nothing boxed). */
+  private ctAliveNow(s: number): boolean {
+    return (this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && this.pktTime < this.table.f64[s * D.STRIDE + D.CT_EXPIRES];
+  }
+
   /** True when the flow's last conntrack entry was deleted by a RST before any reply (REJ) and none replaced it. */
   hadRejectedEntry(s: number): boolean {
     const c = s * B.STRIDE;
@@ -327,13 +340,14 @@ export class FlowTracker {
     return (u8[c + B.CT_STATUS] & (CtStatus.ALIVE | CtStatus.SEEN_REPLY)) === 0 && this.table.u32[s * U.STRIDE + U.CT_ENTRIES] > 0 && u8[c + B.CT_STATE] === 8;
   }
 
-  /** Ends an entry that timed out before `now` (at its expiry time). */
-  private expireEntry(s: number, now: number): void {
-    const expires = this.table.f64[s * D.STRIDE + D.CT_EXPIRES];
-    if ((this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && now >= expires) this.endEntry(s, expires);
+  /** Ends an entry that timed out before the current packet (at its expiry time). */
+  private expireEntry(s: number): void {
+    const at = s * D.STRIDE + D.CT_EXPIRES;
+    if ((this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && this.pktTime >= this.table.f64[at]) this.endEntryAt(s, at);
   }
 
-  private startEntry(s: number, origIsA: boolean, now: number): void {
+  private startEntry(s: number, origIsA: boolean): void {
+    const now = this.pktTime;
     const t = this.table;
     const c = s * B.STRIDE;
     t.u8[c + B.CT_STATUS] = CtStatus.ALIVE;
@@ -347,10 +361,20 @@ export class FlowTracker {
     if (!this.firstCreate.has(sec)) this.firstCreate.set(sec, [this.curFrame, this.curNs]);
   }
 
-  private endEntry(s: number, at: number): void {
+  /** Ends an entry at the current packet's time. */
+  private endEntryNow(s: number): void {
+    this.endEntrySec(s, Math.floor(this.pktTime));
+  }
+
+  /** Ends an entry at the time held in f64[at] (its expiry). */
+  private endEntryAt(s: number, at: number): void {
+    this.endEntrySec(s, Math.floor(this.table.f64[at]));
+  }
+
+  /** Ends an entry in second `sec` (an integer: passed without boxing). */
+  private endEntrySec(s: number, sec: number): void {
     const u8 = this.table.u8;
     const c = s * B.STRIDE;
-    const sec = Math.floor(at);
     bump(this.entryDelta, sec, -1);
     if ((u8[c + B.CT_STATUS] & CtStatus.ASSURED) === 0) bump(this.unassuredDelta, sec, -1);
     // Keep SEEN_REPLY/ASSURED: they describe the entry the flow last had.
@@ -368,9 +392,9 @@ export class FlowTracker {
     t.u8[s * B.STRIDE + B.CT_STATUS] = 0;
   }
 
-  /** An entry became ASSURED at `now`: early_drop can no longer evict it. */
-  private noteAssured(now: number): void {
-    bump(this.unassuredDelta, Math.floor(now), -1);
+  /** An entry became ASSURED with the current packet: early_drop can no longer evict it. */
+  private noteAssured(): void {
+    bump(this.unassuredDelta, Math.floor(this.pktTime), -1);
   }
 
   private fillSegment(r: Uint32Array, base: number, flags: number): void {
@@ -385,39 +409,39 @@ export class FlowTracker {
   }
 
   /** A TCP packet through conntrack (docs/research/conntrack-tcp.md §7, "compact algorithm"). */
-  private tcpConntrack(s: number, canonDir: number, now: number): number {
+  private tcpConntrack(s: number, canonDir: number): number {
     const u8 = this.table.u8;
     const c = s * B.STRIDE;
     const seg = this.seg;
-    this.expireEntry(s, now);
+    this.expireEntry(s);
     if (!tcpFlagsValid(seg.flags)) return this.invalid(InvalidReason.BAD_TCP_FLAGS);
     if ((u8[c + B.CT_STATUS] & CtStatus.ALIVE) === 0) {
       if (!this.tcp.tcpNew(s, seg)) return this.invalid(InvalidReason.NO_ENTRY);
-      this.startEntry(s, canonDir === 0, now);
-      const res = this.tcp.tcpPacket(s, 0, seg, now);
+      this.startEntry(s, canonDir === 0);
+      const res = this.tcp.tcpPacket(s, 0, seg);
       if (res === CtResult.INVALID) {
         this.discardEntry(s);
         return this.invalid(this.tcp.invalidCause);
       }
-      if (res === CtResult.ACCEPT_KILLED) this.endEntry(s, now);
+      if (res === CtResult.ACCEPT_KILLED) this.endEntryNow(s);
       return Verdict.NEW;
     }
     const dir = this.ctDir(s, canonDir);
     const status = u8[c + B.CT_STATUS];
     const ctinfo = dir === 1 || (status & CtStatus.SEEN_REPLY) !== 0 ? Verdict.ESTABLISHED : Verdict.NEW;
-    const res = this.tcp.tcpPacket(s, dir, seg, now);
+    const res = this.tcp.tcpPacket(s, dir, seg);
     switch (res) {
       case CtResult.REPEAT:
-        this.endEntry(s, now);
+        this.endEntryNow(s);
         return REOPEN;
       case CtResult.INVALID:
         return this.invalid(this.tcp.invalidCause);
       case CtResult.ACCEPT_KILLED:
-        this.endEntry(s, now);
+        this.endEntryNow(s);
         return ctinfo;
       default:
         if (dir === 1) u8[c + B.CT_STATUS] |= CtStatus.SEEN_REPLY;
-        if ((status & CtStatus.ASSURED) === 0 && (u8[c + B.CT_STATUS] & CtStatus.ASSURED) !== 0) this.noteAssured(now);
+        if ((status & CtStatus.ASSURED) === 0 && (u8[c + B.CT_STATUS] & CtStatus.ASSURED) !== 0) this.noteAssured();
         return ctinfo;
     }
   }
@@ -429,18 +453,19 @@ export class FlowTracker {
   }
 
   /** UDP (§5): 30 s until a reply; after a reply and 2 s of life, a "stream": 120 s and ASSURED. */
-  private udpConntrack(s: number, canonDir: number, now: number, badLength: boolean): number {
+  private udpConntrack(s: number, canonDir: number, badLength: boolean): number {
+    const now = this.pktTime;
     const u8 = this.table.u8;
     const f64 = this.table.f64;
     const c = s * B.STRIDE;
     const d = s * D.STRIDE;
     const o = this.opts.conntrack;
-    this.expireEntry(s, now);
+    this.expireEntry(s);
     if (badLength) return this.invalid(InvalidReason.UDP_BAD_LENGTH);
     let verdict: number;
     let dir = 0;
     if ((u8[c + B.CT_STATUS] & CtStatus.ALIVE) === 0) {
-      this.startEntry(s, canonDir === 0, now);
+      this.startEntry(s, canonDir === 0);
       verdict = Verdict.NEW;
     } else {
       dir = this.ctDir(s, canonDir);
@@ -452,7 +477,7 @@ export class FlowTracker {
       timeout = o.udpTimeoutStream;
       if ((status & CtStatus.ASSURED) === 0) {
         u8[c + B.CT_STATUS] = status | CtStatus.ASSURED;
-        this.noteAssured(now);
+        this.noteAssured();
       }
     }
     f64[d + D.CT_EXPIRES] = now + timeout;
@@ -461,15 +486,16 @@ export class FlowTracker {
   }
 
   /** ICMP echo and the other queries (§6.3): requests create, replies match. */
-  private icmpQueryConntrack(s: number, canonDir: number, now: number, type: number): number {
+  private icmpQueryConntrack(s: number, canonDir: number, type: number): number {
+    const now = this.pktTime;
     const u8 = this.table.u8;
     const c = s * B.STRIDE;
     const expires = s * D.STRIDE + D.CT_EXPIRES;
-    this.expireEntry(s, now);
+    this.expireEntry(s);
     const isRequest = type === 8 || type === 13 || type === 15 || type === 17;
     if ((u8[c + B.CT_STATUS] & CtStatus.ALIVE) === 0) {
       if (!isRequest) return this.invalid(InvalidReason.ICMP_REPLY_NO_REQUEST);
-      this.startEntry(s, canonDir === 0, now);
+      this.startEntry(s, canonDir === 0);
       this.table.f64[expires] = now + this.opts.conntrack.icmpTimeout;
       return Verdict.NEW;
     }
@@ -486,14 +512,15 @@ export class FlowTracker {
   }
 
   /** Protocols without a tracker of their own: the generic tracker, addresses only. */
-  private genericConntrack(s: number, canonDir: number, now: number): number {
+  private genericConntrack(s: number, canonDir: number): number {
+    const now = this.pktTime;
     const u8 = this.table.u8;
     const c = s * B.STRIDE;
-    this.expireEntry(s, now);
+    this.expireEntry(s);
     let verdict: number = Verdict.NEW;
     let dir = 0;
     if ((u8[c + B.CT_STATUS] & CtStatus.ALIVE) === 0) {
-      this.startEntry(s, canonDir === 0, now);
+      this.startEntry(s, canonDir === 0);
     } else {
       dir = this.ctDir(s, canonDir);
       verdict = dir === 1 || (u8[c + B.CT_STATUS] & CtStatus.SEEN_REPLY) !== 0 ? Verdict.ESTABLISHED : Verdict.NEW;
@@ -507,12 +534,12 @@ export class FlowTracker {
    * An ICMP error (§6.1): RELATED when the connection it quotes has a live entry and the error goes
    * back to the quoted packet's sender; otherwise INVALID. It never changes the entry.
    */
-  private icmpError(s: number, r: Uint32Array, base: number, canonDir: number, now: number): void {
+  private icmpError(s: number, r: Uint32Array, base: number, canonDir: number): void {
     const t = this.table;
     let verdict: number = Verdict.INVALID;
     this.invalidReason = InvalidReason.ICMP_NO_ENTRY;
     if (s >= 0) {
-      this.expireEntry(s, now);
+      this.expireEntry(s);
       if ((t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && r[base + R.IP_DST] === r[base + R.KEY_SRC_IP]) {
         verdict = Verdict.RELATED;
         this.invalidReason = InvalidReason.NONE;
@@ -542,26 +569,24 @@ export class FlowTracker {
     return linger;
   }
 
-  private newFlow(
-    hash: number,
-    vlan: number,
-    proto: number,
-    ipA: number,
-    ipB: number,
-    kPorts: number,
-    canonDir: number,
-    tcpFlags: number,
-    sport: number,
-    dport: number,
-    r: Uint32Array,
-    base: number,
-  ): number {
+  /** flowExpiry(s) <= the current packet's time, computed where no number is boxed. */
+  private flowDueNow(s: number): boolean {
+    const t = this.table;
+    const d = s * D.STRIDE;
+    const now = this.pktTime;
+    if (now < t.f64[d + D.LAST_TIME] + this.opts.lingerSeconds) return false;
+    return (t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) === 0 || now >= t.f64[d + D.CT_EXPIRES];
+  }
+
+  /** A new flow for the current packet's key (the k* fields). */
+  private newFlow(canonDir: number, tcpFlags: number, sport: number, dport: number, r: Uint32Array, base: number): number {
     const t = this.table;
     if (t.isFull()) {
       this.sweep(this.now);
       if (t.isFull()) this.evictOne();
     }
-    const s = t.insert(hash, vlan, proto, ipA, ipB, kPorts);
+    const proto = this.kProto;
+    const s = t.insert(this.kHash, this.kVlan, proto, this.kIpA, this.kIpB, this.kPorts);
     const u32 = t.u32;
     const b = s * U.STRIDE;
     u32[b + U.FIRST_FRAME] = r[base + R.FRAME];
@@ -579,7 +604,8 @@ export class FlowTracker {
   }
 
   /** Counters, times, MACs and TTLs of a packet that belongs to flow `s`. */
-  private touch(s: number, r: Uint32Array, base: number, canonDir: number, now: number): void {
+  private touch(s: number, r: Uint32Array, base: number, canonDir: number): void {
+    const now = this.pktTime;
     const t = this.table;
     const u32 = t.u32;
     const f64 = t.f64;
@@ -718,7 +744,7 @@ export class FlowTracker {
       if (this.exportChunk.length > 1 << 20) this.flushExport();
     }
     // An entry still alive ends when its timer would have run out.
-    if ((t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0) this.endEntry(s, t.f64[s * D.STRIDE + D.CT_EXPIRES]);
+    if ((t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0) this.endEntryAt(s, s * D.STRIDE + D.CT_EXPIRES);
     if (!remove) return;
     const pool = this.evidence;
     for (let e = t.u32[s * U.STRIDE + U.EV_HEAD] - 1; e >= 0; ) {
@@ -745,10 +771,32 @@ export class FlowTracker {
   private sweep(now: number): void {
     this.packetsSinceSweep = 0;
     this.nextSweepTime = now + 1;
-    const due = this.table.liveSlots().filter((s) => now >= this.flowExpiry(s));
+    // The expiry test of flowExpiry, written out: a sweep looks at every live flow, and a call
+    // returning a time would box it each time.
+    const t = this.table;
+    const u8 = t.u8;
+    const f64 = t.f64;
+    const linger = this.opts.lingerSeconds;
+    let due = this.dueScratch;
+    let n = 0;
+    for (let s = 0, end = t.slotsHandedOut; s < end; s++) {
+      if (u8[s * B.STRIDE + B.USED] !== 1) continue;
+      const d = s * D.STRIDE;
+      if (now < f64[d + D.LAST_TIME] + linger) continue;
+      if ((u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && now < f64[d + D.CT_EXPIRES]) continue;
+      if (n === due.length) {
+        const grown = new Int32Array(due.length * 2);
+        grown.set(due);
+        this.dueScratch = due = grown;
+      }
+      due[n++] = s;
+    }
+    if (n === 0) return;
     // Finalize in a fixed order so that results do not depend on storage order.
-    due.sort((a, b) => this.firstFrame(a) - this.firstFrame(b));
-    for (const s of due) this.finalize(s, EndReason.EXPIRED);
+    const order = due.subarray(0, n);
+    const u32 = t.u32;
+    order.sort((a, b) => u32[a * U.STRIDE + U.FIRST_FRAME] - u32[b * U.STRIDE + U.FIRST_FRAME]);
+    for (let i = 0; i < n; i++) this.finalize(order[i]!, EndReason.EXPIRED);
   }
 
   /** Evicts the least recently seen of a few sampled flows (approximate LRU, like Redis). */

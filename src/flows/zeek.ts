@@ -8,6 +8,7 @@
  * conntrack entry, so Zeek's split of a connection on a SYN with a new ISN is not reproduced.
  */
 import { B, D, HISTORY_MAX, U, type FlowTable } from './flow-table.js';
+import type { TcpSegment } from './conntrack-tcp.js';
 
 /** Endpoint states (TCP_Endpoint.h, §1.2). */
 export const ZState = {
@@ -89,7 +90,11 @@ export class ZeekTracker {
   }
 
   /** One TCP segment from `role` (§2.2 and §3.1). */
-  tcp(s: number, role: number, flags: number, seq: number, payload: number, win: number): void {
+  tcp(s: number, role: number, seg: TcpSegment): void {
+    const flags = seg.flags;
+    const seq = seg.seq;
+    const payload = seg.payload;
+    const win = seg.win;
     const u32 = this.t.u32;
     const u8 = this.t.u8;
     const b = s * U.STRIDE;
