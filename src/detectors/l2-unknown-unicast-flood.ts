@@ -13,7 +13,7 @@ import { Layer, type Frame } from '../decode/frame.js';
 import { formatDuration, formatIpv4, formatMac } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, widenRange, type EvidenceItem } from './finding.js';
-import { F64Column, MacIndex } from './mac-index.js';
+import { F64Column, MacIndex, macHi, macLo } from './mac-index.js';
 import { FrameClass, type Detector, type LinkDetector, type OptionSpec, type OptionValues, type ReduceContext } from './types.js';
 
 const ID = 'l2.unknown_unicast_flood';
@@ -107,7 +107,8 @@ class FloodDetector implements LinkDetector {
   private readonly floods = new Map<number, FloodAgg>();
   /** Last time an ARP request asked for each IPv4 address. */
   private readonly arpAsked = new Map<number, number>();
-  private lastSrc = -1;
+  private lastSrcHi = -1;
+  private lastSrcLo = -1;
   private lastSrcIndex = -1;
   /**
    * IPv4 frames seen here though addressed to another host, by (source, destination) address
@@ -160,7 +161,7 @@ class FloodDetector implements LinkDetector {
     }
     if ((f.layers & Layer.ETHERNET) === 0 || isGroup(dst)) return;
     // A MAC never seen sending is not evidence of anything: the bridge may have learned it before the capture.
-    const j = this.macs.find(dst);
+    const j = this.macs.find(macHi(dst), macLo(dst));
     let aged = false;
     if (j >= 0) {
       const silence = now - this.last.data[j]!;
@@ -228,13 +229,18 @@ class FloodDetector implements LinkDetector {
 
   private learn(src: number, now: number, f: Frame): void {
     let i: number;
-    if (src === this.lastSrc) i = this.lastSrcIndex;
+    // The last source is kept as two small integers: a 48-bit number stored in a field of this
+    // object would cost a heap number per frame.
+    const hi = macHi(src);
+    const lo = macLo(src);
+    if (hi === this.lastSrcHi && lo === this.lastSrcLo) i = this.lastSrcIndex;
     else {
-      i = this.macs.add(src);
+      i = this.macs.add(hi, lo);
       this.last.ensure(i);
       this.lastFrame.ensure(i);
       this.inEpisode.ensure(i);
-      this.lastSrc = src;
+      this.lastSrcHi = hi;
+      this.lastSrcLo = lo;
       this.lastSrcIndex = i;
     }
     if (this.inEpisode.data[i] === 1) {

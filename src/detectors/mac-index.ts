@@ -1,7 +1,8 @@
 /**
  * MAC address → dense index (0, 1, 2...), for link-scope detectors that look up two MACs per
  * frame. Open addressing on a Float64Array of keys (a MAC is an exact 48-bit number): no boxed
- * keys, no allocation per lookup; the caller keeps its per-MAC fields in typed arrays by index.
+ * keys, no allocation per lookup (MACs come in as two 24-bit halves); the caller keeps its
+ * per-MAC fields in typed arrays by index.
  */
 export class MacIndex {
   size = 0;
@@ -9,21 +10,23 @@ export class MacIndex {
   private slots = new Int32Array(1024);
   private mask = 1023;
 
-  /** The index of `mac`, or -1. */
-  find(mac: number): number {
+  /** The index of the MAC whose high and low 24 bits are `hi` and `lo` (see macHi/macLo), or -1. */
+  find(hi: number, lo: number): number {
+    const mac = hi * 0x1000000 + lo;
     const keys = this.keys;
-    for (let i = hashMac(mac) & this.mask; ; i = (i + 1) & this.mask) {
+    for (let i = hashMac(hi, lo) & this.mask; ; i = (i + 1) & this.mask) {
       const k = keys[i]!;
       if (k === mac) return this.slots[i]!;
       if (k === -1) return -1;
     }
   }
 
-  /** The index of `mac`, adding it if new (indices are handed out in order: 0, 1, 2...). */
-  add(mac: number): number {
+  /** The index of the MAC (hi, lo), adding it if new (indices are handed out in order: 0, 1, 2...). */
+  add(hi: number, lo: number): number {
     if ((this.size + 1) * 2 > this.keys.length) this.grow();
+    const mac = hi * 0x1000000 + lo;
     const keys = this.keys;
-    let i = hashMac(mac) & this.mask;
+    let i = hashMac(hi, lo) & this.mask;
     for (; ; i = (i + 1) & this.mask) {
       const k = keys[i]!;
       if (k === mac) return this.slots[i]!;
@@ -44,7 +47,7 @@ export class MacIndex {
     for (let j = 0; j < oldKeys.length; j++) {
       const k = oldKeys[j]!;
       if (k === -1) continue;
-      let i = hashMac(k) & this.mask;
+      let i = hashMac(macHi(k), macLo(k)) & this.mask;
       while (this.keys[i] !== -1) i = (i + 1) & this.mask;
       this.keys[i] = k;
       this.slots[i] = oldSlots[j]!;
@@ -52,9 +55,21 @@ export class MacIndex {
   }
 }
 
-function hashMac(mac: number): number {
-  const hi = Math.floor(mac / 0x100000000);
-  const lo = mac - hi * 0x100000000;
+/**
+ * The high 24 bits of a 48-bit MAC. A MAC is passed to MacIndex as two 24-bit halves, small
+ * integers: V8 would box the 48-bit number into a fresh heap object for every call it does not
+ * inline, on a path taken for every frame.
+ */
+export function macHi(mac: number): number {
+  return Math.floor(mac / 0x1000000);
+}
+
+/** The low 24 bits of a 48-bit MAC. */
+export function macLo(mac: number): number {
+  return mac % 0x1000000;
+}
+
+function hashMac(hi: number, lo: number): number {
   let h = Math.imul(lo ^ (hi << 7), 0x9e3779b1);
   h ^= h >>> 15;
   return Math.imul(h, 0x85ebca6b) >>> 0;

@@ -46,20 +46,20 @@ export function makeShardObservers(settings: unknown): Map<string, ShardObserver
 /** The link-scope detectors of one capture, and a dispatcher that calls them by frame class. */
 export class LinkDetectors {
   readonly byName = new Map<string, LinkDetector>();
-  /** For each combination of FrameClass bits, the detectors interested in any of them (built on first use). */
-  private readonly byClasses: Array<LinkDetector[] | undefined> = new Array(256);
+  /**
+   * For each combination of FrameClass bits, the detectors interested in any of them. Built up
+   * front as a packed array: a holey array filled on first use made every lookup allocate.
+   */
+  private readonly byClasses: LinkDetector[][] = [];
 
   constructor(options: OptionValues) {
     for (const d of DETECTORS) if (d.scope === 'link' && d.createLink) this.byName.set(d.name, d.createLink(options));
+    for (let classes = 0; classes < 256; classes++) this.byClasses.push([...this.byName.values()].filter((d) => (d.interest & classes) !== 0));
   }
 
   /** Calls, once each, the detectors interested in a frame of the given FrameClass bits. */
   dispatch(f: Frame, classes: number): void {
-    let list = this.byClasses[classes];
-    if (list === undefined) {
-      list = [...this.byName.values()].filter((d) => (d.interest & classes) !== 0);
-      this.byClasses[classes] = list;
-    }
+    const list = this.byClasses[classes]!;
     for (let i = 0; i < list.length; i++) list[i]!.onFrame(f);
   }
 }
