@@ -341,19 +341,68 @@ interface HalfOpen {
   frame: number;
 }
 
+/** How the half-open count of one server went: its peak, and how long it stayed above the threshold. */
+interface HalfOpenProfile {
+  peak: number;
+  /** The period whose start made the peak (the first time it was reached). */
+  peakAt: HalfOpen | null;
+  /** Seconds above the threshold in all. */
+  above: number;
+  /** The longest stretch above the threshold, in seconds. */
+  longestAbove: number;
+}
+
 /**
- * Half-open count over time: [time, count, the period that started there or null] steps, starts
- * counted before ends at the same instant (so the exact time of a peak is a period's start).
+ * Sweeps the half-open periods in time order (starts before ends at the same instant, so the
+ * exact time of a peak is a period's start; ends clipped at `clipAt`) without building the list
+ * of steps: a capture can have a million servers to look at.
  */
-function sweep(periods: readonly HalfOpen[], clipAt: number): Array<[number, number, HalfOpen | null]> {
-  const points: Array<[number, number, HalfOpen | null]> = [];
-  for (const p of periods) points.push([p.start, 1, p], [Math.min(p.end, clipAt), -1, null]);
-  points.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
-  const out: Array<[number, number, HalfOpen | null]> = [];
+function halfOpenProfile(periods: readonly HalfOpen[], clipAt: number, threshold: number): HalfOpenProfile {
+  const n = periods.length;
+  // Stable: periods starting together keep their order.
+  const byStart = Array.from({ length: n }, (_, i) => i).sort((a, b) => periods[a]!.start - periods[b]!.start);
+  const ends = new Float64Array(n);
+  for (let i = 0; i < n; i++) ends[i] = Math.min(periods[i]!.end, clipAt);
+  ends.sort();
+  const out: HalfOpenProfile = { peak: 0, peakAt: null, above: 0, longestAbove: 0 };
+  let aboveSince = -1;
   let count = 0;
-  for (const [t, d, p] of points) {
-    count += d;
-    out.push([t, count, p]);
+  // Each step is applied when the next one's time is known (the time above the threshold runs to it).
+  let stepTime = 0;
+  let stepCount = 0;
+  let stepStarted: HalfOpen | null = null;
+  const apply = (nextTime: number): void => {
+    if (stepCount > out.peak) {
+      out.peak = stepCount;
+      out.peakAt = stepStarted;
+    }
+    if (stepCount > threshold) {
+      out.above += nextTime - stepTime;
+      if (aboveSince < 0) aboveSince = stepTime;
+    } else if (aboveSince >= 0) {
+      out.longestAbove = Math.max(out.longestAbove, stepTime - aboveSince);
+      aboveSince = -1;
+    }
+  };
+  for (let i = 0, j = 0, k = 0; k < 2 * n; k++) {
+    let t: number;
+    let started: HalfOpen | null = null;
+    if (i < n && (j >= n || periods[byStart[i]!]!.start <= ends[j]!)) {
+      started = periods[byStart[i++]!]!;
+      t = started.start;
+      count++;
+    } else {
+      t = ends[j++]!;
+      count--;
+    }
+    if (k > 0) apply(t);
+    stepTime = t;
+    stepCount = count;
+    stepStarted = started;
+  }
+  if (n > 0) {
+    apply(stepTime);
+    if (aboveSince >= 0) out.longestAbove = Math.max(out.longestAbove, stepTime - aboveSince);
   }
   return out;
 }
@@ -365,32 +414,62 @@ function bump(m: Map<number, number>, k: number, by = 1): void {
 /** A shard's partial with its rows grouped by server, built only when it holds a candidate. */
 class PartView {
   readonly servers: EndpointMap<number>;
-  private grouped: { intervals: Grouped; syns: Grouped; sources: Grouped; samples: Grouped } | null = null;
+  private intervalsGrouped: Grouped | null = null;
+  private restGrouped: { syns: Grouped; sources: Grouped; samples: Grouped } | null = null;
 
   constructor(readonly p: Partial) {
     this.servers = EndpointMap.from(p.servers);
   }
 
-  rows(): { intervals: Grouped; syns: Grouped; sources: Grouped; samples: Grouped } {
-    if (!this.grouped) {
-      const keys = this.p.counters.length / C.WIDTH;
-      this.grouped = {
-        intervals: groupRows(this.p.intervals, I.WIDTH, I.SERVER, keys),
+  /** The half-open periods grouped by server: needed for every candidate. */
+  intervals(): Grouped {
+    this.intervalsGrouped ??= groupRows(this.p.intervals, I.WIDTH, I.SERVER, this.keys());
+    return this.intervalsGrouped;
+  }
+
+  /** The other rows grouped by server: needed only when a server is reported. */
+  rest(): { syns: Grouped; sources: Grouped; samples: Grouped } {
+    if (!this.restGrouped) {
+      const keys = this.keys();
+      this.restGrouped = {
         syns: groupRows(this.p.syns, Y.WIDTH, Y.SERVER, keys),
         sources: groupRows(this.p.sources, 3, 0, keys),
         samples: groupRows(this.p.samples, S.WIDTH, S.SERVER, keys),
       };
     }
-    return this.grouped;
+    return this.restGrouped;
+  }
+
+  private keys(): number {
+    return this.p.counters.length / C.WIDTH;
   }
 }
 
 type Grouped = ReturnType<typeof groupRows>;
 
-/** Merges every shard's rows of one server. */
-function mergeServer(server: Endpoint, views: readonly PartView[]): ServerAgg {
+/** Every shard's half-open periods of one server. */
+function halfOpenPeriods(server: Endpoint, views: readonly PartView[]): HalfOpen[] {
+  const periods: HalfOpen[] = [];
+  for (const v of views) {
+    const r = v.servers.get(server.vlan, server.ip, server.port);
+    if (r === undefined) continue;
+    forRows(v.intervals(), r, (i) => {
+      const d = v.p.intervals;
+      const at = i * I.WIDTH;
+      const sec = d[at + I.START_SEC]!;
+      const ns = d[at + I.START_NS]!;
+      // The same sum as EventScratch.time, plus the give-up delay: equal times compare equal.
+      const end = d[at + I.END_SEC]! + d[at + I.END_NS]! * 1e-9 + d[at + I.END_ADD]!;
+      periods.push({ sec, ns, start: sec + ns * 1e-9, end, frame: d[at + I.FRAME]! });
+    });
+  }
+  return periods;
+}
+
+/** Merges every shard's rows of one server (its half-open periods already merged). */
+function mergeServer(server: Endpoint, views: readonly PartView[], periods: HalfOpen[]): ServerAgg {
   const agg: ServerAgg = {
-    intervals: [],
+    intervals: periods,
     n: 0,
     synPerSec: new Map(),
     synPerSecBySource: new Map(),
@@ -427,16 +506,7 @@ function mergeServer(server: Endpoint, views: readonly PartView[]): ServerAgg {
     agg.delayMax = Math.max(agg.delayMax, c[row + C.DELAY_MAX]!);
     agg.gaveUp += c[row + C.GAVE_UP]!;
     for (let cat = 0; cat < 3; cat++) seen[cat]! += c[row + C.SEEN + cat]!;
-    const g = v.rows();
-    forRows(g.intervals, r, (i) => {
-      const d = v.p.intervals;
-      const at = i * I.WIDTH;
-      const sec = d[at + I.START_SEC]!;
-      const ns = d[at + I.START_NS]!;
-      // The same sum as EventScratch.time, plus the give-up delay: equal times compare equal.
-      const end = d[at + I.END_SEC]! + d[at + I.END_NS]! * 1e-9 + d[at + I.END_ADD]!;
-      agg.intervals.push({ sec, ns, start: sec + ns * 1e-9, end, frame: d[at + I.FRAME]! });
-    });
+    const g = v.rest();
     forRows(g.syns, r, (i) => {
       const d = v.p.syns;
       const at = i * Y.WIDTH;
@@ -519,31 +589,13 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   const captureEnd = ctx.endSec === null ? Infinity : ctx.endSec + ctx.endNs * 1e-9;
   const findings: Finding[] = [];
   for (const [server] of candidates) {
-    const agg = mergeServer(server, views);
+    // The half-open periods alone decide whether the server is reported; the rest is merged
+    // only for the servers that are.
+    const periods = halfOpenPeriods(server, views);
     // Requests still pending when the capture stopped count until its end, not beyond.
-    const steps = sweep(agg.intervals, captureEnd);
-    let peak = 0;
-    let peakAt: HalfOpen | null = null;
-    let above = 0;
-    let longestAbove = 0;
-    let aboveSince = -1;
-    for (let i = 0; i < steps.length; i++) {
-      const [t, count, started] = steps[i]!;
-      if (count > peak) {
-        peak = count;
-        peakAt = started;
-      }
-      const next = i + 1 < steps.length ? steps[i + 1]![0] : t;
-      if (count > threshold) {
-        above += next - t;
-        if (aboveSince < 0) aboveSince = t;
-      } else if (aboveSince >= 0) {
-        longestAbove = Math.max(longestAbove, t - aboveSince);
-        aboveSince = -1;
-      }
-    }
-    if (aboveSince >= 0) longestAbove = Math.max(longestAbove, steps[steps.length - 1]![0] - aboveSince);
+    const { peak, peakAt, above, longestAbove } = halfOpenProfile(periods, captureEnd, threshold);
     if (peak <= threshold || longestAbove < sustain || peakAt === null) continue;
+    const agg = mergeServer(server, views, periods);
     findings.push(toFinding(server, agg, { peak, peakAt, above, longestAbove, threshold }, o, captureEnd));
   }
   return findings;
