@@ -3,10 +3,11 @@
  * few numbers per flow: 12-40 bytes a row instead of an object (or a Map entry) per row, and a
  * partial result that crosses threads as one typed array.
  *
- * A table reserves room for many rows up front: the kernel commits the pages of a large zeroed
- * allocation only as rows are written, so the reservation costs address space, not memory, and
- * the table does not grow by copying (which would hold the old and the new array at once until a
- * garbage collection frees the old one). Beyond the reservation it doubles.
+ * A table starts small and at its first growth moves into room for many rows, allocated at once:
+ * the kernel commits the pages of a large zeroed allocation only as rows are written, so the
+ * reservation costs address space, not memory, and the table does not grow by copying again
+ * (which would hold the old and the new array at once until a garbage collection frees the old
+ * one). Small captures never reserve. Beyond the reservation it doubles.
  */
 import { reserveBuffer } from '../flows/flow-table.js';
 
@@ -18,17 +19,19 @@ abstract class Rows<A extends RowArray> {
 
   constructor(
     readonly width: number,
-    reserveRows: number,
+    /** Rows to move into at the first growth (0 once tried, or for none). */
+    private reserveRows: number,
   ) {
-    const reserved = reserveBuffer(width * reserveRows * this.bytesPerNumber());
-    this.data = reserved !== null ? this.view(reserved) : this.view(new ArrayBuffer(width * 256 * this.bytesPerNumber()));
+    this.data = this.view(new ArrayBuffer(width * 256 * this.bytesPerNumber()));
   }
 
   /** Appends a row and returns the offset of its first number in `data`; the caller fills it. */
   append(): number {
     const at = this.rows * this.width;
     if (at + this.width > this.data.length) {
-      const grown = this.view(new ArrayBuffer(this.data.byteLength * 2));
+      const reserved = this.reserveRows * this.width > this.data.length ? reserveBuffer(this.reserveRows * this.width * this.bytesPerNumber()) : null;
+      this.reserveRows = 0;
+      const grown = this.view(reserved ?? new ArrayBuffer(this.data.byteLength * 2));
       grown.set(this.data);
       this.data = grown;
     }
@@ -50,7 +53,7 @@ abstract class Rows<A extends RowArray> {
 
 /** Rows of `width` float64 numbers (exact integers up to 2^53, and times in seconds). */
 export class F64Rows extends Rows<Float64Array> {
-  constructor(width: number, reserveRows = 256) {
+  constructor(width: number, reserveRows = 0) {
     super(width, reserveRows);
   }
   protected bytesPerNumber(): number {
@@ -63,7 +66,7 @@ export class F64Rows extends Rows<Float64Array> {
 
 /** Rows of `width` unsigned 32-bit integers (addresses, seconds, nanoseconds, frame numbers, small counts). */
 export class U32Rows extends Rows<Uint32Array> {
-  constructor(width: number, reserveRows = 256) {
+  constructor(width: number, reserveRows = 0) {
     super(width, reserveRows);
   }
   protected bytesPerNumber(): number {

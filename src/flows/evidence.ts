@@ -3,9 +3,9 @@
  * flow, with what an engineer needs to find it in Wireshark and to fingerprint it (frame number,
  * time, source MAC, sequence numbers, window, IP id, TTL, options present). Stored in a shared
  * pool of fixed-size events (E.STRIDE uint32 words each), linked per flow, so ordinary flows
- * cost a few events and no objects. Like the flow table, the pool reserves its storage up front
- * (committed by the kernel page by page as events are first used) and only grows by copying
- * beyond the reservation.
+ * cost a few events and no objects. Like the flow table, the pool starts small and at its first
+ * growth moves into a large reservation (committed by the kernel page by page as events are first
+ * used); it grows by copying again only beyond the reservation.
  */
 import { reserveBuffer } from './flow-table.js';
 
@@ -59,16 +59,17 @@ export class EvidencePool {
   private free: Int32Array = new Int32Array(0);
   private freeCount = 0;
 
-  constructor(reserveEvents = 1024) {
-    const want = Math.max(16, reserveEvents);
-    const reserved = reserveBuffer(want * E.STRIDE * 4);
-    if (reserved !== null) this.adopt(new Uint32Array(reserved), want);
-    else this.grow(1024);
+  /** Events to move into at the first growth (0 once tried). */
+  private reserveEvents: number;
+
+  constructor(initialEvents = 1024, reserveEvents = 0) {
+    this.reserveEvents = reserveEvents;
+    this.grow(Math.max(16, initialEvents));
   }
 
   alloc(): number {
     if (this.freeCount > 0) return this.free[--this.freeCount];
-    if (this.top === this.capacity) this.grow(this.capacity * 2);
+    if (this.top === this.capacity) this.grow(this.reserveEvents > this.capacity ? this.reserveEvents : this.capacity * 2);
     return this.top++;
   }
 
@@ -91,9 +92,16 @@ export class EvidencePool {
   }
 
   private grow(c: number): void {
-    const w = new Uint32Array(c * E.STRIDE);
+    let events = c;
+    let buf: ArrayBuffer | null = null;
+    if (c === this.reserveEvents) {
+      this.reserveEvents = 0;
+      buf = reserveBuffer(c * E.STRIDE * 4);
+      if (buf === null) events = this.capacity * 2;
+    }
+    const w = new Uint32Array(buf ?? new ArrayBuffer(events * E.STRIDE * 4));
     w.set(this.w);
-    this.adopt(w, c);
+    this.adopt(w, events);
   }
 
   private adopt(w: Uint32Array, c: number): void {

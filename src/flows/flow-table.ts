@@ -5,12 +5,14 @@
  * of dozens of columns or three distant arrays. A separate open-addressing
  * index (linear probing, backward-shift deletion) maps a key to its slot.
  *
- * The slots of up to RESERVE_SLOTS flows are allocated once, up front: the kernel commits a page
- * of a large zeroed allocation only when it is first written, and slots are handed out from the
- * bottom (freed ones first), so resident memory follows the most flows held at once while the
- * table never grows by copying (a copy costs time and, for a moment, the old and the new table's
- * memory). Only a --max-flows beyond the reservation, or a system that refuses the reservation,
- * falls back to growing by half when full. The tracker evicts beyond the limit.
+ * A table starts small. When it first fills, it moves into room for up to RESERVE_SLOTS flows,
+ * allocated at once: the kernel commits a page of a large zeroed allocation only when it is first
+ * written, and slots are handed out from the bottom (freed ones first), so resident memory
+ * follows the most flows held at once while the table never grows by copying again (a copy costs
+ * time and, for a moment, the old and the new table's memory). Small captures never reserve (a
+ * batch of many would pay for mapping and unmapping the room each time). Only a --max-flows
+ * beyond the reservation, or a system that refuses it, grows by half when full. The tracker
+ * evicts beyond the limit.
  *
  * Directions: "canonical" direction 0 is A→B where A is the lower (ip, port) endpoint of the key.
  * Conntrack and Zeek keep their own originator; CT_ORIG_IS_A and Z_ORIG_IS_A say which end it is.
@@ -134,7 +136,7 @@ export const CtStatus = {
 /** Bytes per flow slot. */
 export const SLOT_BYTES = 400;
 
-/** Slots reserved (virtual memory) at creation: 2^21 × 400 B = 800 MiB of address space, committed as used. */
+/** Slots reserved (virtual memory) at the first growth: 2^21 × 400 B = 800 MiB of address space, committed as used. */
 export const RESERVE_SLOTS = 1 << 21;
 
 /**
@@ -164,16 +166,18 @@ export class FlowTable {
   private index: Int32Array = new Int32Array(0);
   private indexMask = 0;
 
+  /** Slots to move into at the first growth (0 once tried). */
+  private reserveSlots: number;
+
   constructor(
-    /** Slots to reserve up front (at most maxCapacity); fewer if the system refuses them. */
-    reserveSlots: number,
+    initialCapacity: number,
     /** Largest number of flows held at once. */
     readonly maxCapacity: number,
+    /** Slots reserved when the initial capacity is first exceeded. */
+    reserveSlots = RESERVE_SLOTS,
   ) {
-    const want = Math.max(16, Math.min(reserveSlots, maxCapacity));
-    const reserved = reserveBuffer(want * SLOT_BYTES);
-    if (reserved !== null) this.adopt(reserved, want);
-    else this.grow(Math.min(want, 4096));
+    this.reserveSlots = Math.min(reserveSlots, maxCapacity);
+    this.grow(Math.max(16, Math.min(initialCapacity, maxCapacity)));
     this.rehash(16);
   }
 
@@ -201,7 +205,7 @@ export class FlowTable {
   /** Allocates a zeroed slot for a new flow (the caller made sure it is not full) and indexes it. */
   insert(hash: number, vlan: number, proto: number, ipA: number, ipB: number, ports: number): number {
     if (this.freeCount === 0 && this.highWater === this.capacity) {
-      this.grow(Math.min(this.maxCapacity, Math.max(this.capacity + 16, Math.ceil(this.capacity * 1.5))));
+      this.grow(this.reserveSlots > this.capacity ? this.reserveSlots : Math.min(this.maxCapacity, Math.max(this.capacity + 16, Math.ceil(this.capacity * 1.5))));
     }
     const s = this.freeCount > 0 ? this.freeList[--this.freeCount] : this.highWater++;
     const b = s * U.STRIDE;
@@ -268,11 +272,18 @@ export class FlowTable {
     return this.u8.byteLength + this.index.byteLength + this.freeList.byteLength;
   }
 
-  /** Moves the slots into a buffer of `c` slots (only when the reservation was too small). */
+  /** Moves the slots into a buffer of `c` slots (at the first growth, the reservation if the system grants it). */
   private grow(c: number): void {
-    const buf = new ArrayBuffer(c * SLOT_BYTES);
+    let slots = c;
+    let buf: ArrayBuffer | null = null;
+    if (c === this.reserveSlots) {
+      this.reserveSlots = 0;
+      buf = reserveBuffer(c * SLOT_BYTES);
+      if (buf === null) slots = Math.min(this.maxCapacity, Math.max(this.capacity + 16, Math.ceil(this.capacity * 1.5)));
+    }
+    buf ??= new ArrayBuffer(slots * SLOT_BYTES);
     new Uint8Array(buf).set(this.u8);
-    this.adopt(buf, c);
+    this.adopt(buf, slots);
   }
 
   /** Takes `buf` (holding the current slots, if any) as the storage of `c` slots. */

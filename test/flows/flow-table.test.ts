@@ -66,6 +66,21 @@ describe('FlowTable', () => {
     expect(t.u8[again * B.STRIDE + B.USED]).toBe(1);
   });
 
+  it('stays at its initial size while it fits, then moves once into its reservation and is not copied again', () => {
+    const t = new FlowTable(16, 100_000, 5000);
+    for (let i = 0; i < 16; i++) t.insert(i, 0, 6, i, i + 1, 0);
+    expect(t.capacity).toBe(16);
+    t.insert(16, 0, 6, 16, 17, 0);
+    expect(t.capacity).toBe(5000);
+    const storage = t.u8.buffer;
+    for (let i = 17; i < 5000; i++) t.insert(i, 0, 6, i, i + 1, 0);
+    expect(t.u8.buffer).toBe(storage);
+    // Beyond the reservation it grows by half, keeping every flow.
+    t.insert(5000, 0, 6, 5000, 5001, 0);
+    expect(t.capacity).toBe(7500);
+    for (let i = 0; i <= 5000; i++) expect(t.find(i, 0, 6, i, i + 1, 0)).toBeGreaterThanOrEqual(0);
+  });
+
   it('grows up to its maximum and says when it is full', () => {
     const t = new FlowTable(16, 40);
     for (let i = 0; i < 40; i++) t.insert(i, 0, 6, i, i + 1, 0);
