@@ -13,6 +13,9 @@ import { reserveBuffer } from '../flows/flow-table.js';
 
 type RowArray = Float64Array | Uint32Array;
 
+/** Rows a table holds, growing by doubling, before it moves into its reservation. */
+const RESERVE_AFTER_ROWS = 16384;
+
 abstract class Rows<A extends RowArray> {
   data: A;
   rows = 0;
@@ -29,8 +32,10 @@ abstract class Rows<A extends RowArray> {
   append(): number {
     const at = this.rows * this.width;
     if (at + this.width > this.data.length) {
-      const reserved = this.reserveRows * this.width > this.data.length ? reserveBuffer(this.reserveRows * this.width * this.bytesPerNumber()) : null;
-      this.reserveRows = 0;
+      // Only a table that already holds many rows moves into the reservation.
+      const reserve = this.rows >= RESERVE_AFTER_ROWS && this.reserveRows > this.rows * 2;
+      const reserved = reserve ? reserveBuffer(this.reserveRows * this.width * this.bytesPerNumber()) : null;
+      if (reserve) this.reserveRows = 0;
       const grown = this.view(reserved ?? new ArrayBuffer(this.data.byteLength * 2));
       grown.set(this.data);
       this.data = grown;

@@ -97,7 +97,7 @@ export class EvidencePool {
     if (c === this.reserveEvents) {
       this.reserveEvents = 0;
       buf = reserveBuffer(c * E.STRIDE * 4);
-      if (buf === null) events = this.capacity * 2;
+      if (buf === null) events = Math.max(16, this.capacity * 2);
     }
     const w = new Uint32Array(buf ?? new ArrayBuffer(events * E.STRIDE * 4));
     w.set(this.w);

@@ -32,7 +32,7 @@ export default function runShard(task: ShardTask): Promise<void> {
           const result = shard.finish(msg.captureEnd);
           // Handed over, not copied: the shard is done with its tables, and a row table's view
           // of a large reserved buffer would otherwise be cloned whole.
-          port.postMessage({ t: 'done', result } satisfies FromShard, buffersIn(result));
+          port.postMessage({ t: 'done', result } satisfies FromShard, [...buffersIn(result)]);
           resolve();
         }
       } catch (err) {
@@ -44,7 +44,7 @@ export default function runShard(task: ShardTask): Promise<void> {
 }
 
 /** The ArrayBuffers behind the typed arrays inside `value` (objects, arrays and Maps walked), each once. */
-export function buffersIn(value: unknown, out = new Set<ArrayBuffer>()): ArrayBuffer[] {
+export function buffersIn(value: unknown, out = new Set<ArrayBuffer>()): Set<ArrayBuffer> {
   if (ArrayBuffer.isView(value)) {
     if (value.buffer instanceof ArrayBuffer) out.add(value.buffer);
   } else if (value instanceof Map) {
@@ -54,5 +54,5 @@ export function buffersIn(value: unknown, out = new Set<ArrayBuffer>()): ArrayBu
   } else if (value !== null && typeof value === 'object') {
     for (const v of Object.values(value)) buffersIn(v, out);
   }
-  return [...out];
+  return out;
 }

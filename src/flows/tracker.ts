@@ -135,8 +135,9 @@ export class FlowTracker {
     private readonly formatFlow: ((tr: FlowTracker, slot: number, reason: number) => string) | null = null,
   ) {
     this.table = new FlowTable(4096, maxFlows);
-    // A handshake leaves 3 or 4 events; most flows in a busy capture have one.
-    this.evidence = new EvidencePool(1024, Math.min(RESERVE_SLOTS, maxFlows) * 2);
+    // A handshake leaves 3 or 4 events; most flows in a busy capture have one. Room for the
+    // events of about as many flows as the table's initial 4096 before reserving.
+    this.evidence = new EvidencePool(16384, Math.min(RESERVE_SLOTS, maxFlows) * 2);
     this.tcp = new TcpConntrack(this.table, opts.conntrack);
     this.zeek = new ZeekTracker(this.table);
     for (const p of opts.zeekLikelyServerPorts) if (p >= 0 && p < 65536) this.likelyServerPorts[p] = 1;
