@@ -40,10 +40,11 @@ const SAMPLE = 4;
 type Sample = { items: EvidenceItem[]; total: number };
 
 /**
- * Per server, per shard: counters in one row of `counters` (columns C.*), and every fact that
- * must be merged exactly across shards (half-open intervals, SYNs, sources, evidence candidates)
- * in append-only numeric rows. No object or Map per server or per flow: a capture with a million
- * server endpoints costs a few tens of bytes per handshake.
+ * Per server, per shard: counts in one uint32 row of `counters` (columns C.*) and the client
+ * delays in the same row of `delays` (columns L.*, seconds), and every fact that must be merged
+ * exactly across shards (half-open intervals, SYNs, sources, evidence candidates) in
+ * append-only numeric rows. No object or Map per server or per flow: a capture with a million
+ * server endpoints costs about 80 bytes per server and a few tens of bytes per handshake.
  */
 const enum C {
   HALF_OPEN = 0,
@@ -51,14 +52,19 @@ const enum C {
   SYNACK_RETRANS = 2,
   COMPLETED = 3,
   DELAYED = 4,
-  DELAY_SUM = 5,
-  DELAY_MAX = 6,
-  GAVE_UP = 7,
+  GAVE_UP = 5,
   /** Per evidence category (3 each): items logged, the highest frame among the first SAMPLE logged, items seen. */
-  KEPT = 8,
-  KEPT_MAX = 11,
-  SEEN = 14,
-  WIDTH = 17,
+  KEPT = 6,
+  KEPT_MAX = 9,
+  SEEN = 12,
+  WIDTH = 15,
+}
+
+/** Columns of the delay rows (float64, seconds). */
+const enum L {
+  SUM = 0,
+  MAX = 1,
+  WIDTH = 2,
 }
 
 /** Evidence categories. */
@@ -112,7 +118,9 @@ const enum S {
 interface Partial {
   /** Server → row of `counters`. */
   servers: EndpointMapParts<number>;
-  counters: Float64Array;
+  counters: Uint32Array;
+  /** Client delays, row for row with `counters` (L.* columns). */
+  delays: Float64Array;
   /** Half-open periods (I.* columns). */
   intervals: Uint32Array;
   /** [server, second, ttl + 256 if no answer came before the next SYN, client address] per SYN. */
@@ -126,7 +134,8 @@ interface Partial {
 class Observer implements ShardObserver {
   readonly packets = 'none' as const;
   private readonly servers = new EndpointMap<number>();
-  private readonly counters = new F64Rows(C.WIDTH);
+  private readonly counters = new U32Rows(C.WIDTH, ROWS_RESERVED);
+  private readonly delays = new F64Rows(L.WIDTH, ROWS_RESERVED);
   // About one row of each per handshake: room for a million, committed as used.
   private readonly intervals = new U32Rows(I.WIDTH, ROWS_RESERVED);
   private readonly syns = new U32Rows(Y.WIDTH, ROWS_RESERVED);
@@ -238,8 +247,10 @@ class Observer implements ShardObserver {
     if (syns > 1 && finalAck >= 0) {
       const delay = start - ev.time(firstSyn);
       cnt[row + C.DELAYED]++;
-      cnt[row + C.DELAY_SUM] += delay;
-      cnt[row + C.DELAY_MAX] = Math.max(cnt[row + C.DELAY_MAX]!, delay);
+      const dl = this.delays.data;
+      const at = server * L.WIDTH;
+      dl[at + L.SUM] += delay;
+      dl[at + L.MAX] = Math.max(dl[at + L.MAX]!, delay);
       this.sample(server, Cat.LATE, firstSyn, client, syns, delay);
     }
   }
@@ -260,6 +271,7 @@ class Observer implements ShardObserver {
     let r = this.servers.get(e.vlan, e.ip, e.port);
     if (r === undefined) {
       r = this.counters.append() / C.WIDTH;
+      this.delays.append();
       this.servers.set(e.vlan, e.ip, e.port, r);
     }
     return r;
@@ -298,6 +310,7 @@ class Observer implements ShardObserver {
     return {
       servers: this.servers.parts(),
       counters: this.counters.used(),
+      delays: this.delays.used(),
       intervals: this.intervals.used(),
       syns: this.syns.used(),
       sources: this.sources.used(),
@@ -502,8 +515,8 @@ function mergeServer(server: Endpoint, views: readonly PartView[], periods: Half
     agg.synAckRetransmissions += c[row + C.SYNACK_RETRANS]!;
     agg.completed += c[row + C.COMPLETED]!;
     agg.delayed += c[row + C.DELAYED]!;
-    agg.delaySum += c[row + C.DELAY_SUM]!;
-    agg.delayMax = Math.max(agg.delayMax, c[row + C.DELAY_MAX]!);
+    agg.delaySum += v.p.delays[r * L.WIDTH + L.SUM]!;
+    agg.delayMax = Math.max(agg.delayMax, v.p.delays[r * L.WIDTH + L.MAX]!);
     agg.gaveUp += c[row + C.GAVE_UP]!;
     for (let cat = 0; cat < 3; cat++) seen[cat]! += c[row + C.SEEN + cat]!;
     const g = v.rest();
