@@ -82,6 +82,11 @@ export class EvidencePool {
     return this.top - this.freeCount;
   }
 
+  /** The buffers behind the pool (to release them; see release.ts). */
+  buffers(): ArrayBuffer[] {
+    return [this.w.buffer as ArrayBuffer, this.free.buffer as ArrayBuffer];
+  }
+
   byteSize(): number {
     return this.w.byteLength + this.free.byteLength;
   }

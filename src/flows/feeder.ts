@@ -24,7 +24,7 @@ let sharedPool: Piscina | null = null;
 function shardPool(threads: number): Piscina {
   if (!sharedPool || sharedPool.maxThreads < threads) {
     void sharedPool?.destroy();
-    sharedPool = new Piscina({ filename: workerFile('flows/shard-worker.js'), minThreads: threads, maxThreads: threads, idleTimeout: 1000, resourceLimits: { maxYoungGenerationSizeMb: 6 } });
+    sharedPool = new Piscina({ filename: workerFile('flows/shard-worker.js'), minThreads: threads, maxThreads: threads, idleTimeout: 1000, atomics: 'disabled', resourceLimits: { maxYoungGenerationSizeMb: 6 } });
   }
   return sharedPool;
 }

@@ -267,6 +267,11 @@ export class FlowTable {
     return out;
   }
 
+  /** The buffers behind the slots, the free list and the index (to release them; see release.ts). */
+  buffers(): ArrayBuffer[] {
+    return [this.u8.buffer as ArrayBuffer, this.freeList.buffer as ArrayBuffer, this.index.buffer as ArrayBuffer];
+  }
+
   /** Bytes held by the slots and the index, for memory reports. */
   byteSize(): number {
     return this.u8.byteLength + this.index.byteLength + this.freeList.byteLength;

@@ -2,6 +2,7 @@
  * One shard of the flow tracking: a FlowTracker and the flow-scope observers (detectors) that
  * watch it. The same code runs on the reader thread (--threads 1) and in a worker.
  */
+import { releaseBuffers } from './release.js';
 import { flowToJsonLine } from './flow-json.js';
 import type { TrackerOptions } from './options.js';
 import { FlowTracker, type FlowObserver, type TrackerPartial } from './tracker.js';
@@ -41,12 +42,18 @@ export class Shard {
     for (const o of this.observers.values()) this.tracker.addObserver(o);
   }
 
-  /** Ends the capture at `captureEnd` (seconds, the whole capture's last time). */
+  /**
+   * Ends the capture at `captureEnd` (seconds, the whole capture's last time). The flow table and
+   * the evidence are released once the results are taken: the shard is done, and the merge that
+   * follows should not find them still resident.
+   */
   finish(captureEnd: number): ShardResult {
     const tableBytes = this.tracker.byteSize();
     this.tracker.finish(captureEnd);
     const observers: Record<string, unknown> = {};
     for (const [id, o] of this.observers) observers[id] = o.partial();
-    return { tracker: this.tracker.partial(), observers, tableBytes };
+    const result = { tracker: this.tracker.partial(), observers, tableBytes };
+    releaseBuffers([...this.tracker.table.buffers(), ...this.tracker.evidence.buffers()]);
+    return result;
   }
 }
