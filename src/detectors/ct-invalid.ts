@@ -4,15 +4,16 @@
  * Grouped by the service they belong to (the flow's server ip:port, or the destination of packets
  * that belong to no flow), with the reason conntrack would give.
  */
+import { B, U } from '../flows/flow-table.js';
 import { Kind, R } from '../flows/record.js';
 import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
 import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.js';
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
-import { addCounts, EvidenceSample, makeFinding, widenRange, type EvidenceItem } from './finding.js';
-import { EndpointMap, endpointKey, endpointName, serverEnd, type Endpoint } from './flow-endpoints.js';
-import { skipItem, wouldKeep } from './link-util.js';
+import { EVIDENCE_SAMPLE, EvidenceSample, makeFinding, widenRange, type EvidenceItem } from './finding.js';
+import { EndpointMap, endpointKey, endpointName, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
+import { groupRows, U32Rows } from './rows.js';
 import type { Detector, ReduceContext } from './types.js';
 
 const ID = 'ct.invalid';
@@ -20,21 +21,29 @@ const MAX_FINDINGS = 10;
 /** Added to the VLAN word (24 bits) of a destination that belongs to no flow. */
 const ORPHAN = 0x1000000;
 
+/** The kinds of packet in the breakdown, by code (see packetKindCode). */
+const KIND_NAMES = ['ICMP error', 'ICMP query', 'ICMP other', 'UDP', 'IP', 'RST', 'SYN+ACK', 'SYN', 'FIN', 'data', 'ACK', 'no flags'] as const;
+
+/** What kind of packet a record is, as an index into KIND_NAMES. */
+function packetKindCode(r: Uint32Array, base: number): number {
+  const kind = r[base + R.INFO] & 0xf;
+  if (kind === Kind.ICMP_ERROR) return 0;
+  if (kind === Kind.ICMP_QUERY) return 1;
+  if (kind === Kind.ICMP_OTHER) return 2;
+  if (kind === Kind.UDP) return 3;
+  if (kind !== Kind.TCP) return 4;
+  const f = r[base + R.FLAGS_WIN] & 0xfff;
+  if (f & 0x04) return 5;
+  if (f & 0x02) return f & 0x10 ? 6 : 7;
+  if (f & 0x01) return 8;
+  if (r[base + R.PAYLOAD] > 0) return 9;
+  if (f & 0x10) return 10;
+  return 11;
+}
+
 /** What kind of packet it was, for the breakdown. */
 export function packetKind(r: Uint32Array, base: number): string {
-  const kind = r[base + R.INFO] & 0xf;
-  if (kind === Kind.ICMP_ERROR) return 'ICMP error';
-  if (kind === Kind.ICMP_QUERY) return 'ICMP query';
-  if (kind === Kind.ICMP_OTHER) return 'ICMP other';
-  if (kind === Kind.UDP) return 'UDP';
-  if (kind !== Kind.TCP) return 'IP';
-  const f = r[base + R.FLAGS_WIN] & 0xfff;
-  if (f & 0x04) return 'RST';
-  if (f & 0x02) return f & 0x10 ? 'SYN+ACK' : 'SYN';
-  if (f & 0x01) return 'FIN';
-  if (r[base + R.PAYLOAD] > 0) return 'data';
-  if (f & 0x10) return 'ACK';
-  return 'no flags';
+  return KIND_NAMES[packetKindCode(r, base)]!;
 }
 
 interface Group {
@@ -54,108 +63,218 @@ interface Group {
   sample: { items: EvidenceItem[]; total: number };
 }
 
-interface Partial {
-  groups: Group[];
+const REASONS = INVALID_REASON_NAMES.length;
+const KINDS = KIND_NAMES.length;
+
+/**
+ * Columns of a group's row (uint32): its packets, those after a rejecting RST, the first and last
+ * time, the evidence rows kept, then a count per InvalidReason and per packet kind.
+ */
+const G_PACKETS = 0;
+const G_AFTER_REJECT = 1;
+const G_FIRST_SEC = 2;
+const G_FIRST_NS = 3;
+const G_LAST_SEC = 4;
+const G_LAST_NS = 5;
+const G_KEPT = 6;
+const G_REASONS = 7;
+const G_KINDS = G_REASONS + REASONS;
+const G_WIDTH = G_KINDS + KINDS;
+
+/** Columns of an evidence row (uint32). */
+const enum S {
+  GROUP = 0,
+  FRAME = 1,
+  SEC = 2,
+  NS = 3,
+  KIND = 4,
+  REASON = 5,
+  SRC_IP = 6,
+  DST_IP = 7,
+  /** sport | dport << 16, with HAS_PORTS = 1 (TCP and UDP). */
+  PORTS = 8,
+  HAS_PORTS = 9,
+  WIDTH = 10,
 }
 
+interface Partial {
+  /** Group key (VLAN word, with ORPHAN for a destination of no flow; address; port) → row of `counts`. */
+  groups: EndpointMapParts<number>;
+  counts: Uint32Array;
+  /** The first EVIDENCE_SAMPLE INVALID packets of each group (S.* columns). */
+  samples: Uint32Array;
+}
+
+/**
+ * Per service, numbers only: a row of counts and at most EVIDENCE_SAMPLE evidence rows. A shard
+ * sees its packets in frame order, so the first rows of a group are its lowest frames and no
+ * later packet can displace them. A capture with INVALID packets to a million destinations (a
+ * scan, a one-way path) costs about 120 bytes per destination, and no object or string.
+ */
 class Observer implements ShardObserver {
   readonly packets = 'invalid' as const;
-  /** Groups by service; an orphan destination's VLAN word carries ORPHAN (numeric keys: no string per packet). */
-  private readonly groups = new EndpointMap<Group>();
-  private readonly samples = new EndpointMap<EvidenceSample>();
+  private readonly groups = new EndpointMap<number>();
+  private readonly counts = new U32Rows(G_WIDTH, 1 << 16);
+  private readonly samples = new U32Rows(S.WIDTH, 1 << 16);
 
   onPacket(tr: FlowTracker, s: number, r: Uint32Array, base: number, _canonDir: number, verdict: number): void {
     if (verdict !== Verdict.INVALID) return;
-    const orphan = s < 0;
-    const service: Endpoint = orphan ? { ip: r[base + R.IP_DST], port: 0, vlan: r[base + R.VLAN] & 0xffffff } : serverEnd(tr, s);
-    const scope = service.vlan + (orphan ? ORPHAN : 0);
-    let g = this.groups.get(scope, service.ip, service.port);
-    let sample = this.samples.get(scope, service.ip, service.port);
+    let scope: number;
+    let ip: number;
+    let port: number;
+    if (s < 0) {
+      scope = (r[base + R.VLAN] & 0xffffff) + ORPHAN;
+      ip = r[base + R.IP_DST];
+      port = 0;
+    } else {
+      // The flow's server (Zeek responder) end, read in place.
+      const u32 = tr.table.u32;
+      const b = s * U.STRIDE;
+      const serverIsB = tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1;
+      const ports = u32[b + U.PORTS];
+      scope = u32[b + U.VLAN] & 0xffffff;
+      ip = serverIsB ? u32[b + U.IP_B] : u32[b + U.IP_A];
+      port = serverIsB ? ports >>> 16 : ports & 0xffff;
+    }
     const sec = r[base + R.TS_SEC];
     const ns = r[base + R.TS_NS];
-    if (!g || !sample) {
-      const key = (orphan ? 'o|' : 'f|') + endpointKey(service);
-      g = { key, service, orphan, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: sec, firstNs: ns, lastSec: sec, lastNs: ns, sample: { items: [], total: 0 } };
-      sample = new EvidenceSample();
-      this.groups.set(scope, service.ip, service.port, g);
-      this.samples.set(scope, service.ip, service.port, sample);
+    let g = this.groups.get(scope, ip, port);
+    if (g === undefined) {
+      g = this.counts.append() / G_WIDTH;
+      this.groups.set(scope, ip, port, g);
+      const c = this.counts.data;
+      c[g * G_WIDTH + G_FIRST_SEC] = sec;
+      c[g * G_WIDTH + G_FIRST_NS] = ns;
+      c[g * G_WIDTH + G_LAST_SEC] = sec;
+      c[g * G_WIDTH + G_LAST_NS] = ns;
     }
-    g.packets++;
-    if (!orphan && tr.invalidReason === InvalidReason.NO_ENTRY && tr.hadRejectedEntry(s)) g.afterReject++;
-    const reason = INVALID_REASON_NAMES[tr.invalidReason] ?? 'unknown';
-    g.byReason[reason] = (g.byReason[reason] ?? 0) + 1;
-    const kind = packetKind(r, base);
-    g.byKind[kind] = (g.byKind[kind] ?? 0) + 1;
-    widenRange(g, sec, ns, sec, ns);
-    const frame = r[base + R.FRAME];
-    // The item (and its text) is built only when the sample keeps it.
-    if (!wouldKeep(sample, frame)) {
-      skipItem(sample);
-      return;
+    const c = this.counts.data;
+    const at = g * G_WIDTH;
+    c[at + G_PACKETS]++;
+    if (s >= 0 && tr.invalidReason === InvalidReason.NO_ENTRY && tr.hadRejectedEntry(s)) c[at + G_AFTER_REJECT]++;
+    const reason = tr.invalidReason < REASONS ? tr.invalidReason : 0;
+    c[at + G_REASONS + reason]++;
+    const kind = packetKindCode(r, base);
+    c[at + G_KINDS + kind]++;
+    if (sec < c[at + G_FIRST_SEC]! || (sec === c[at + G_FIRST_SEC] && ns < c[at + G_FIRST_NS]!)) {
+      c[at + G_FIRST_SEC] = sec;
+      c[at + G_FIRST_NS] = ns;
     }
-    const isIp = (r[base + R.INFO] & 0xf) !== Kind.OTHER_IP;
-    const ports = r[base + R.KEY_PORTS];
-    const kindIsL4 = (r[base + R.INFO] & 0xf) === Kind.TCP || (r[base + R.INFO] & 0xf) === Kind.UDP;
-    sample.add({
-      frame,
-      tsSec: sec,
-      tsNs: ns,
-      what: `${kind}: ${reason}`,
-      srcIp: r[base + R.IP_SRC],
-      dstIp: r[base + R.IP_DST],
-      ...(isIp && kindIsL4 ? { srcPort: ports & 0xffff, dstPort: ports >>> 16 } : {}),
-    });
+    if (sec > c[at + G_LAST_SEC]! || (sec === c[at + G_LAST_SEC] && ns > c[at + G_LAST_NS]!)) {
+      c[at + G_LAST_SEC] = sec;
+      c[at + G_LAST_NS] = ns;
+    }
+    if (c[at + G_KEPT]! >= EVIDENCE_SAMPLE) return;
+    c[at + G_KEPT]++;
+    const info = r[base + R.INFO] & 0xf;
+    const e = this.samples.append();
+    const d = this.samples.data;
+    d[e + S.GROUP] = g;
+    d[e + S.FRAME] = r[base + R.FRAME];
+    d[e + S.SEC] = sec;
+    d[e + S.NS] = ns;
+    d[e + S.KIND] = kind;
+    d[e + S.REASON] = reason;
+    d[e + S.SRC_IP] = r[base + R.IP_SRC];
+    d[e + S.DST_IP] = r[base + R.IP_DST];
+    d[e + S.PORTS] = r[base + R.KEY_PORTS];
+    d[e + S.HAS_PORTS] = info !== Kind.OTHER_IP && (info === Kind.TCP || info === Kind.UDP) ? 1 : 0;
   }
 
   onFlowEnd(): void {}
 
   partial(): Partial {
-    const groups = this.groups.entries().map(([e, g]) => {
-      g.sample = this.samples.get(e.vlan, e.ip, e.port)!.toJSON();
-      return g;
-    });
-    return { groups };
+    return { groups: this.groups.parts(), counts: this.counts.used(), samples: this.samples.used() };
   }
 }
 
+/** The evidence item of an evidence row. */
+function sampleItem(d: Uint32Array, at: number): EvidenceItem {
+  const ports = d[at + S.PORTS]!;
+  return {
+    frame: d[at + S.FRAME]!,
+    tsSec: d[at + S.SEC]!,
+    tsNs: d[at + S.NS]!,
+    what: `${KIND_NAMES[d[at + S.KIND]!]}: ${INVALID_REASON_NAMES[d[at + S.REASON]!] ?? 'unknown'}`,
+    srcIp: d[at + S.SRC_IP]!,
+    dstIp: d[at + S.DST_IP]!,
+    ...(d[at + S.HAS_PORTS] === 1 ? { srcPort: ports & 0xffff, dstPort: ports >>> 16 } : {}),
+  };
+}
+
+/** One service's rows merged over the shards. */
+interface Merged {
+  scope: number;
+  ip: number;
+  port: number;
+  counts: Float64Array;
+  /** [partial, evidence row] of its evidence rows. */
+  rows: Array<[number, number]>;
+}
+
 function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
-  const merged = new Map<string, Group>();
-  for (const p of partials as Partial[]) {
-    for (const g of p.groups) {
-      const m = merged.get(g.key);
-      if (!m) {
-        merged.set(g.key, structuredClone(g));
-        continue;
+  const parts = partials as Partial[];
+  const index = new EndpointMap<number>();
+  const merged: Merged[] = [];
+  parts.forEach((p, pi) => {
+    const { vlans, keys, values } = p.groups;
+    const rowsOf = groupRows(p.samples, S.WIDTH, S.GROUP, p.counts.length / G_WIDTH);
+    for (let i = 0; i < values.length; i++) {
+      const scope = vlans[i]!;
+      const ip = Math.floor(keys[i]! / 65536);
+      const port = keys[i]! % 65536;
+      let mi = index.get(scope, ip, port);
+      if (mi === undefined) {
+        mi = merged.length;
+        index.set(scope, ip, port, mi);
+        const counts = new Float64Array(G_WIDTH);
+        counts[G_FIRST_SEC] = Infinity;
+        merged.push({ scope, ip, port, counts, rows: [] });
       }
-      m.packets += g.packets;
-      m.afterReject += g.afterReject;
-      addCounts(m.byReason, g.byReason);
-      addCounts(m.byKind, g.byKind);
-      widenRange(m, g.firstSec, g.firstNs, g.lastSec, g.lastNs);
-      const s = new EvidenceSample();
-      s.merge(m.sample);
-      s.merge(g.sample);
-      m.sample = s.toJSON();
+      const m = merged[mi]!;
+      const at = values[i]! * G_WIDTH;
+      const c = p.counts;
+      for (let k = 0; k < G_WIDTH; k++) if (k < G_FIRST_SEC || k > G_KEPT) m.counts[k]! += c[at + k]!;
+      const range = { firstSec: m.counts[G_FIRST_SEC]!, firstNs: m.counts[G_FIRST_NS]!, lastSec: m.counts[G_LAST_SEC]!, lastNs: m.counts[G_LAST_NS]! };
+      widenRange(range, c[at + G_FIRST_SEC]!, c[at + G_FIRST_NS]!, c[at + G_LAST_SEC]!, c[at + G_LAST_NS]!);
+      m.counts[G_FIRST_SEC] = range.firstSec;
+      m.counts[G_FIRST_NS] = range.firstNs;
+      m.counts[G_LAST_SEC] = range.lastSec;
+      m.counts[G_LAST_NS] = range.lastNs;
+      for (let j = rowsOf.start[values[i]!]!; j < rowsOf.start[values[i]! + 1]!; j++) m.rows.push([pi, rowsOf.order[j]! * S.WIDTH]);
     }
-  }
+  });
   // The busiest services get a finding each; the rest are folded into one, so counts still add up.
-  const groups = [...merged.values()].sort((a, b) => b.packets - a.packets || a.key.localeCompare(b.key));
-  const shown = groups.slice(0, MAX_FINDINGS);
-  const rest = groups.slice(MAX_FINDINGS);
-  if (rest.length > 0) {
-    const other: Group = { key: 'other', service: { ip: 0, port: 0, vlan: 0 }, orphan: true, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0, sample: { items: [], total: 0 } };
-    const s = new EvidenceSample();
-    for (const g of rest) {
-      other.packets += g.packets;
-      other.afterReject += g.afterReject;
-      addCounts(other.byReason, g.byReason);
-      addCounts(other.byKind, g.byKind);
-      widenRange(other, g.firstSec, g.firstNs, g.lastSec, g.lastNs);
-      s.merge(g.sample);
+  const keyOf = (m: Merged): string => (m.scope >= ORPHAN ? 'o|' : 'f|') + endpointKey({ vlan: m.scope % ORPHAN, ip: m.ip, port: m.port });
+  const keys = merged.map(keyOf);
+  const order = merged.map((_, i) => i).sort((a, b) => merged[b]!.counts[G_PACKETS]! - merged[a]!.counts[G_PACKETS]! || keys[a]!.localeCompare(keys[b]!));
+  const toGroup = (members: readonly number[], key: string, service: Endpoint, orphan: boolean): Group => {
+    const g: Group = { key, service, orphan, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0, sample: { items: [], total: 0 } };
+    const sample = new EvidenceSample();
+    for (const mi of members) {
+      const m = merged[mi]!;
+      const c = m.counts;
+      g.packets += c[G_PACKETS]!;
+      g.afterReject += c[G_AFTER_REJECT]!;
+      for (let k = 0; k < REASONS; k++) if (c[G_REASONS + k]! > 0) g.byReason[INVALID_REASON_NAMES[k]!] = (g.byReason[INVALID_REASON_NAMES[k]!] ?? 0) + c[G_REASONS + k]!;
+      for (let k = 0; k < KINDS; k++) if (c[G_KINDS + k]! > 0) g.byKind[KIND_NAMES[k]!] = (g.byKind[KIND_NAMES[k]!] ?? 0) + c[G_KINDS + k]!;
+      widenRange(g, c[G_FIRST_SEC]!, c[G_FIRST_NS]!, c[G_LAST_SEC]!, c[G_LAST_NS]!);
+      // Each shard kept its first packets of the service: every packet counts, the lowest frames show.
+      sample.addAll(
+        m.rows.map(([pi, at]) => sampleItem(parts[pi]!.samples, at)),
+        c[G_PACKETS]!,
+      );
     }
-    other.sample = s.toJSON();
-    shown.push(other);
-  }
+    g.sample = sample.toJSON();
+    return g;
+  };
+  const shown = order.slice(0, MAX_FINDINGS).map((mi) => {
+    const m = merged[mi]!;
+    const orphan = m.scope >= ORPHAN;
+    return toGroup([mi], keys[mi]!, { ip: m.ip, port: m.port, vlan: m.scope % ORPHAN }, orphan);
+  });
+  const rest = order.slice(MAX_FINDINGS);
+  if (rest.length > 0) shown.push(toGroup(rest, 'other', { ip: 0, port: 0, vlan: 0 }, true));
   return shown.map((g) => toFinding(g, rest.length));
 }
 
