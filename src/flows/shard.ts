@@ -50,10 +50,10 @@ export class Shard {
   finish(captureEnd: number): ShardResult {
     const tableBytes = this.tracker.byteSize();
     this.tracker.finish(captureEnd);
+    // Every flow has ended: the observers have what they need, and their partials need room.
+    releaseBuffers([...this.tracker.table.buffers(), ...this.tracker.evidence.buffers()]);
     const observers: Record<string, unknown> = {};
     for (const [id, o] of this.observers) observers[id] = o.partial();
-    const result = { tracker: this.tracker.partial(), observers, tableBytes };
-    releaseBuffers([...this.tracker.table.buffers(), ...this.tracker.evidence.buffers()]);
-    return result;
+    return { tracker: this.tracker.partial(), observers, tableBytes };
   }
 }
