@@ -1,6 +1,6 @@
 /**
- * The IP -> MAC bindings ARP announces, in arpwatch's vocabulary, shared by the ARP detectors
- * (each detector keeps its own table: link-scope state is per detector).
+ * The IP -> MAC bindings ARP announces, in arpwatch's vocabulary, shared by the ARP change
+ * detectors (one table per analysis: they would otherwise build the same table three times).
  *
  * A "claim" is an ARP packet whose sender IP is not 0.0.0.0: request or reply, the sender says
  * "this IP is at this MAC". Bindings are kept per broadcast domain (VLAN + IP). When a claim
@@ -170,14 +170,18 @@ export class ArpTable {
   /** Claims for addresses beyond `maxIps`, not tracked. */
   ignoredClaims = 0;
   private requests = 0;
+  /** The last frame fed: each detector sharing the table passes it every ARP frame. */
+  private lastFrame = -1;
 
   constructor(
     private readonly window: number,
     private readonly maxIps: number,
   ) {}
 
-  /** Feeds one ARP frame. */
+  /** Feeds one ARP frame (again: ignored). */
   onArp(f: Frame): void {
+    if (f.frameNo === this.lastFrame) return;
+    this.lastFrame = f.frameNo;
     const vlan = vlanScope(f);
     const op = f.arpOp;
     const sip = f.arpSenderIp;
@@ -371,9 +375,13 @@ export interface ArpPartial {
   bindings: ArpBinding[];
 }
 
+/** The ARP table of each analysis (its option values are one object per capture), shared by its ARP detectors. */
+const tables = new WeakMap<OptionValues, ArpTable>();
+
 /**
- * The link part of the three ARP change detectors (duplicate IP, changed MAC, flip flop): an ARP
- * table fed every ARP frame, whose bindings with something to report (`keep`) are the partial.
+ * The link part of the three ARP change detectors (duplicate IP, changed MAC, flip flop): the
+ * analysis's ARP table, fed every ARP frame, whose bindings with something to report (`keep`)
+ * are the partial.
  */
 export class ArpTableLink implements LinkDetector {
   readonly interest = FrameClass.ARP;
@@ -383,7 +391,12 @@ export class ArpTableLink implements LinkDetector {
     options: OptionValues,
     private readonly keep: (b: ArpBinding) => boolean,
   ) {
-    this.table = new ArpTable(options[OPT_WINDOW] ?? WINDOW_OPTION.default, options[OPT_MAX_IPS] ?? MAX_IPS_OPTION.default);
+    let table = tables.get(options);
+    if (table === undefined) {
+      table = new ArpTable(options[OPT_WINDOW] ?? WINDOW_OPTION.default, options[OPT_MAX_IPS] ?? MAX_IPS_OPTION.default);
+      tables.set(options, table);
+    }
+    this.table = table;
   }
 
   onFrame(f: Frame): void {
