@@ -30,26 +30,45 @@ export const MAX_EVENTS_PER_FLOW = 24;
 
 /** Word offsets inside an event. */
 export const enum E {
-  KIND = 0,
-  /** Canonical direction of the packet (0 = A→B). */
-  DIR = 1,
-  FRAME = 2,
-  TS_SEC = 3,
-  TS_NS = 4,
-  MAC_HI = 5,
-  MAC_LO = 6,
+  /** The kind (bits 0-3), the packet's canonical direction (bit 4; 0 = A→B), the source MAC's high 16 bits (bits 16-31): see evKind, evDir, evMac. */
+  HEAD = 0,
+  FRAME = 1,
+  TS_SEC = 2,
+  TS_NS = 3,
+  /** Low 32 bits of the source MAC. */
+  MAC_LO = 4,
   /** IP source of the packet (differs from the flow's endpoints for an ICMP error from a router). */
-  IP_SRC = 7,
+  IP_SRC = 5,
   /** TCP sequence number; for an ICMP error, the quoted TCP sequence number. */
-  SEQ = 8,
-  ACK = 9,
+  SEQ = 6,
+  ACK = 7,
   /** TCP flags | window << 16; for an ICMP error: type | code << 8. */
-  FLAGS_WIN = 10,
+  FLAGS_WIN = 8,
   /** IP id | TTL << 16 | TCP options present << 24. */
-  IPID_TTL = 11,
+  IPID_TTL = 9,
   /** Next event of the flow + 1 (0 = last). */
-  NEXT = 12,
-  STRIDE = 13,
+  NEXT = 10,
+  STRIDE = 11,
+}
+
+/** The HEAD word of an event. */
+export function evHead(kind: number, dir: number, macHi16: number): number {
+  return (kind | (dir << 4) | (macHi16 << 16)) >>> 0;
+}
+
+/** The kind (EvKind) of the event at word `eb`. */
+export function evKind(w: Uint32Array, eb: number): number {
+  return w[eb + E.HEAD] & 0xf;
+}
+
+/** The canonical direction of the event at word `eb`. */
+export function evDir(w: Uint32Array, eb: number): number {
+  return (w[eb + E.HEAD] >>> 4) & 1;
+}
+
+/** The source MAC (48 bits) of the event at word `eb`. */
+export function evMac(w: Uint32Array, eb: number): number {
+  return (w[eb + E.HEAD] >>> 16) * 0x100000000 + w[eb + E.MAC_LO];
 }
 
 export class EvidencePool {
@@ -92,8 +111,7 @@ export class EvidencePool {
   }
 
   mac(e: number): number {
-    const b = e * E.STRIDE;
-    return this.w[b + E.MAC_HI] * 0x100000000 + this.w[b + E.MAC_LO];
+    return evMac(this.w, e * E.STRIDE);
   }
 
   private grow(c: number): void {

@@ -3,7 +3,7 @@
  * that need the whole story of a flow they found interesting. Not for the per-packet path.
  * Endpoints are given from Zeek's originator, like conn.log.
  */
-import { E, EvKind } from './evidence.js';
+import { E, evDir, EvKind, evKind, evMac } from './evidence.js';
 import { B, CtStatus, D, MAC_SET_SIZE, U } from './flow-table.js';
 import { ctStateName, type FlowTracker } from './tracker.js';
 import { VERDICT_NAMES } from './verdict.js';
@@ -88,11 +88,11 @@ export function readEvents(tr: FlowTracker, s: number): FlowEvent[] {
   const events: FlowEvent[] = [];
   for (let e = u32[s * U.STRIDE + U.EV_HEAD] - 1; e >= 0; e = w[e * E.STRIDE + E.NEXT] - 1) {
     const eb = e * E.STRIDE;
-    const kind = w[eb + E.KIND];
+    const kind = evKind(w, eb);
     const icmp = kind === EvKind.ICMP_ERROR;
     events.push({
       kind,
-      fromOrig: w[eb + E.DIR] === o,
+      fromOrig: evDir(w, eb) === o,
       frame: w[eb + E.FRAME],
       tsSec: w[eb + E.TS_SEC],
       tsNs: w[eb + E.TS_NS],
@@ -217,9 +217,9 @@ export class EventScratch {
     let n = 0;
     for (let e = u32[s * U.STRIDE + U.EV_HEAD] - 1; e >= 0 && n < 64; e = w[e * E.STRIDE + E.NEXT] - 1) {
       const eb = e * E.STRIDE;
-      const kind = w[eb + E.KIND];
+      const kind = evKind(w, eb);
       this.kind[n] = kind;
-      this.fromOrig[n] = w[eb + E.DIR] === o ? 1 : 0;
+      this.fromOrig[n] = evDir(w, eb) === o ? 1 : 0;
       this.frame[n] = w[eb + E.FRAME];
       this.tsSec[n] = w[eb + E.TS_SEC];
       this.tsNs[n] = w[eb + E.TS_NS];
@@ -227,7 +227,7 @@ export class EventScratch {
       this.ack[n] = w[eb + E.ACK];
       this.flags[n] = kind === EvKind.ICMP_ERROR ? w[eb + E.FLAGS_WIN] & 0xff : w[eb + E.FLAGS_WIN] & 0xfff;
       this.ttl[n] = (w[eb + E.IPID_TTL] >>> 16) & 0xff;
-      this.mac[n] = w[eb + E.MAC_HI] * 0x100000000 + w[eb + E.MAC_LO];
+      this.mac[n] = evMac(w, eb);
       n++;
     }
     this.count = n;

@@ -9,7 +9,7 @@
  * when evicted, or at the end of the capture. When conntrack deletes an entry early (a RST
  * before any reply) the flow lingers, so late answers to the same SYN stay in it.
  */
-import { E, EvidencePool, EvFlag, EvKind, MAX_EVENTS_PER_FLOW } from './evidence.js';
+import { E, EvidencePool, EvFlag, evDir, evHead, EvKind, evKind, MAX_EVENTS_PER_FLOW } from './evidence.js';
 import { CT_STATE_NAMES, CtResult, TcpConntrack, TcpSegment, tcpFlagsValid } from './conntrack-tcp.js';
 import { B, CtStatus, D, FlowTable, MAC_SET_SIZE, RESERVE_SLOTS, U } from './flow-table.js';
 import type { TrackerOptions } from './options.js';
@@ -683,7 +683,7 @@ export class FlowTracker {
     const ack = r[base + R.ACK];
     for (let e = this.table.u32[s * U.STRIDE + U.EV_HEAD] - 1; e >= 0; e = w[e * E.STRIDE + E.NEXT] - 1) {
       const eb = e * E.STRIDE;
-      if (w[eb + E.KIND] === EvKind.SYNACK && w[eb + E.DIR] !== canonDir && ((w[eb + E.SEQ] + 1) >>> 0) === ack) return true;
+      if (evKind(w, eb) === EvKind.SYNACK && evDir(w, eb) !== canonDir && ((w[eb + E.SEQ] + 1) >>> 0) === ack) return true;
     }
     return false;
   }
@@ -700,12 +700,10 @@ export class FlowTracker {
     const e = pool.alloc();
     const w = pool.w;
     const eb = e * E.STRIDE;
-    w[eb + E.KIND] = kind;
-    w[eb + E.DIR] = canonDir;
+    w[eb + E.HEAD] = evHead(kind, canonDir, r[base + R.MAC_HI] & 0xffff);
     w[eb + E.FRAME] = r[base + R.FRAME];
     w[eb + E.TS_SEC] = r[base + R.TS_SEC];
     w[eb + E.TS_NS] = r[base + R.TS_NS];
-    w[eb + E.MAC_HI] = r[base + R.MAC_HI] & 0xffff;
     w[eb + E.MAC_LO] = r[base + R.SRC_MAC_LO];
     w[eb + E.IP_SRC] = r[base + R.IP_SRC];
     w[eb + E.SEQ] = r[base + R.SEQ];
