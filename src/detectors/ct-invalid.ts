@@ -11,7 +11,7 @@ import type { FlowTracker } from '../flows/tracker.js';
 import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.js';
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
-import { EVIDENCE_SAMPLE, EvidenceSample, makeFinding, widenRange, type EvidenceItem } from './finding.js';
+import { EVIDENCE_SAMPLE, makeFinding, widenRange, type EvidenceItem } from './finding.js';
 import { EndpointMap, endpointKey, endpointName, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
 import { groupRows, U32Rows } from './rows.js';
 import type { Detector, ReduceContext } from './types.js';
@@ -78,7 +78,8 @@ const G_LAST_SEC = 4;
 const G_LAST_NS = 5;
 const G_KEPT = 6;
 const G_REASONS = 7;
-const G_KINDS = G_REASONS + REASONS;
+/** One more reason column: a reason without a name (counted as "unknown", never dropped). */
+const G_KINDS = G_REASONS + REASONS + 1;
 const G_WIDTH = G_KINDS + KINDS;
 
 /** Columns of an evidence row (uint32). */
@@ -152,7 +153,7 @@ class Observer implements ShardObserver {
     const at = g * G_WIDTH;
     c[at + G_PACKETS]++;
     if (s >= 0 && tr.invalidReason === InvalidReason.NO_ENTRY && tr.hadRejectedEntry(s)) c[at + G_AFTER_REJECT]++;
-    const reason = tr.invalidReason < REASONS ? tr.invalidReason : 0;
+    const reason = tr.invalidReason < REASONS ? tr.invalidReason : REASONS;
     c[at + G_REASONS + reason]++;
     const kind = packetKindCode(r, base);
     c[at + G_KINDS + kind]++;
@@ -250,22 +251,25 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
   const order = merged.map((_, i) => i).sort((a, b) => merged[b]!.counts[G_PACKETS]! - merged[a]!.counts[G_PACKETS]! || keys[a]!.localeCompare(keys[b]!));
   const toGroup = (members: readonly number[], key: string, service: Endpoint, orphan: boolean): Group => {
     const g: Group = { key, service, orphan, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0, sample: { items: [], total: 0 } };
-    const sample = new EvidenceSample();
+    // Each shard kept its first packets of the service: every packet counts, the lowest frames show.
+    const rows: Array<[number, number]> = [];
     for (const mi of members) {
       const m = merged[mi]!;
       const c = m.counts;
       g.packets += c[G_PACKETS]!;
       g.afterReject += c[G_AFTER_REJECT]!;
-      for (let k = 0; k < REASONS; k++) if (c[G_REASONS + k]! > 0) g.byReason[INVALID_REASON_NAMES[k]!] = (g.byReason[INVALID_REASON_NAMES[k]!] ?? 0) + c[G_REASONS + k]!;
+      for (let k = 0; k <= REASONS; k++) {
+        const name = INVALID_REASON_NAMES[k] ?? 'unknown';
+        if (c[G_REASONS + k]! > 0) g.byReason[name] = (g.byReason[name] ?? 0) + c[G_REASONS + k]!;
+      }
       for (let k = 0; k < KINDS; k++) if (c[G_KINDS + k]! > 0) g.byKind[KIND_NAMES[k]!] = (g.byKind[KIND_NAMES[k]!] ?? 0) + c[G_KINDS + k]!;
       widenRange(g, c[G_FIRST_SEC]!, c[G_FIRST_NS]!, c[G_LAST_SEC]!, c[G_LAST_NS]!);
-      // Each shard kept its first packets of the service: every packet counts, the lowest frames show.
-      sample.addAll(
-        m.rows.map(([pi, at]) => sampleItem(parts[pi]!.samples, at)),
-        c[G_PACKETS]!,
-      );
+      rows.push(...m.rows);
     }
-    g.sample = sample.toJSON();
+    // Frames are unique: the lowest ones, as an EvidenceSample keeps them, built into items only when shown.
+    const frameOf = ([pi, at]: [number, number]): number => parts[pi]!.samples[at + S.FRAME]!;
+    rows.sort((a, b) => frameOf(a) - frameOf(b));
+    g.sample = { items: rows.slice(0, EVIDENCE_SAMPLE).map(([pi, at]) => sampleItem(parts[pi]!.samples, at)), total: g.packets };
     return g;
   };
   const shown = order.slice(0, MAX_FINDINGS).map((mi) => {
