@@ -3,13 +3,10 @@
  * few numbers per flow: 12-40 bytes a row instead of an object (or a Map entry) per row, and a
  * partial result that crosses threads as one typed array.
  *
- * A table starts small and at its first growth moves into room for many rows, allocated at once:
- * the kernel commits the pages of a large zeroed allocation only as rows are written, so the
- * reservation costs address space, not memory, and the table does not grow by copying again
- * (which would hold the old and the new array at once until a garbage collection frees the old
- * one). Small captures never reserve. Beyond the reservation it doubles.
+ * A table doubles as it grows; once it holds many rows it moves into a reservation instead (see
+ * flows/buffers.ts), so a large capture's rows are not copied again.
  */
-import { reserveBuffer } from '../flows/flow-table.js';
+import { grownBuffer } from '../flows/buffers.js';
 
 type RowArray = Float64Array | Uint32Array;
 
@@ -22,7 +19,7 @@ abstract class Rows<A extends RowArray> {
 
   constructor(
     readonly width: number,
-    /** Rows to move into at the first growth (0 once tried, or for none). */
+    /** Rows to move into once the table holds RESERVE_AFTER_ROWS (0 after it, or for none). */
     private reserveRows: number,
   ) {
     this.data = this.view(new ArrayBuffer(width * 256 * this.bytesPerNumber()));
@@ -33,12 +30,9 @@ abstract class Rows<A extends RowArray> {
     const at = this.rows * this.width;
     if (at + this.width > this.data.length) {
       // Only a table that already holds many rows moves into the reservation.
-      const reserve = this.rows >= RESERVE_AFTER_ROWS && this.reserveRows > this.rows * 2;
-      const reserved = reserve ? reserveBuffer(this.reserveRows * this.width * this.bytesPerNumber()) : null;
-      if (reserve) this.reserveRows = 0;
-      const grown = this.view(reserved ?? new ArrayBuffer(this.data.byteLength * 2));
-      grown.set(this.data);
-      this.data = grown;
+      const reserve = this.rows >= RESERVE_AFTER_ROWS ? this.reserveRows * this.width * this.bytesPerNumber() : 0;
+      if (reserve > 0) this.reserveRows = 0;
+      this.data = this.view(grownBuffer(this.data, this.data.byteLength * 2, reserve));
     }
     this.rows++;
     return at;

@@ -7,7 +7,7 @@
  * growth moves into a large reservation (committed by the kernel page by page as events are first
  * used); it grows by copying again only beyond the reservation.
  */
-import { reserveBuffer } from './flow-table.js';
+import { grownBuffer } from './buffers.js';
 
 export const EvKind = {
   SYN: 1,
@@ -78,17 +78,18 @@ export class EvidencePool {
   private free: Int32Array = new Int32Array(0);
   private freeCount = 0;
 
-  /** Events to move into at the first growth (0 once tried). */
+  /** Events to move into at the first growth (0 after it). */
   private reserveEvents: number;
 
   constructor(initialEvents = 1024, reserveEvents = 0) {
     this.reserveEvents = reserveEvents;
-    this.grow(Math.max(16, initialEvents));
+    const events = Math.max(16, initialEvents);
+    this.adopt(new Uint32Array(events * E.STRIDE), events);
   }
 
   alloc(): number {
     if (this.freeCount > 0) return this.free[--this.freeCount];
-    if (this.top === this.capacity) this.grow(this.reserveEvents > this.capacity ? this.reserveEvents : this.capacity * 2);
+    if (this.top === this.capacity) this.grow();
     return this.top++;
   }
 
@@ -114,17 +115,11 @@ export class EvidencePool {
     return evMac(this.w, e * E.STRIDE);
   }
 
-  private grow(c: number): void {
-    let events = c;
-    let buf: ArrayBuffer | null = null;
-    if (c === this.reserveEvents) {
-      this.reserveEvents = 0;
-      buf = reserveBuffer(c * E.STRIDE * 4);
-      if (buf === null) events = Math.max(16, this.capacity * 2);
-    }
-    const w = new Uint32Array(buf ?? new ArrayBuffer(events * E.STRIDE * 4));
-    w.set(this.w);
-    this.adopt(w, events);
+  /** Moves the events into twice the room, or at the first growth the reservation. */
+  private grow(): void {
+    const buf = grownBuffer(this.w, this.capacity * 2 * E.STRIDE * 4, this.reserveEvents * E.STRIDE * 4);
+    this.reserveEvents = 0;
+    this.adopt(new Uint32Array(buf), buf.byteLength / (E.STRIDE * 4));
   }
 
   private adopt(w: Uint32Array, c: number): void {

@@ -5,20 +5,18 @@
  * of dozens of columns or three distant arrays. A separate open-addressing
  * index (linear probing, backward-shift deletion) maps a key to its slot.
  *
- * A table starts small. When it first fills, it moves into room for up to RESERVE_SLOTS flows,
- * allocated at once: the kernel commits a page of a large zeroed allocation only when it is first
- * written, and slots are handed out from the bottom (freed ones first), so resident memory
- * follows the most flows held at once while the table never grows by copying again (a copy costs
- * time and, for a moment, the old and the new table's memory). Small captures never reserve (a
- * batch of many would pay for mapping and unmapping the room each time). Only a --max-flows
- * beyond the reservation, or a system that refuses it, grows by half when full. The tracker
- * evicts beyond the limit.
+ * A table starts small. When it first fills, it moves into room for up to RESERVE_SLOTS flows
+ * (see buffers.ts); slots are handed out from the bottom (freed ones first), so resident memory
+ * follows the most flows held at once. Only a --max-flows beyond the reservation, or a system
+ * that refuses it, grows by half when full. The tracker evicts beyond the limit.
  *
  * Directions: "canonical" direction 0 is A→B where A is the lower (ip, port) endpoint of the key.
  * Conntrack and Zeek keep their own originator; CT_ORIG_IS_A and Z_ORIG_IS_A say which end it is.
  * Fields with a count of 2 are per direction: conntrack direction for TD_*, Zeek role for Z_*,
  * canonical direction for the counters.
  */
+
+import { grownBuffer } from './buffers.js';
 
 export const MAC_SET_SIZE = 4;
 export const HISTORY_MAX = 32;
@@ -139,17 +137,6 @@ export const SLOT_BYTES = 400;
 /** Slots reserved (virtual memory) at the first growth: 2^21 × 400 B = 800 MiB of address space, committed as used. */
 export const RESERVE_SLOTS = 1 << 21;
 
-/**
- * A zeroed ArrayBuffer of `bytes`, or null when the system refuses it (strict overcommit, ulimit -v).
- * Large zeroed allocations are mapped lazily: untouched pages cost no resident memory.
- */
-export function reserveBuffer(bytes: number): ArrayBuffer | null {
-  try {
-    return new ArrayBuffer(bytes);
-  } catch {
-    return null;
-  }
-}
 
 export class FlowTable {
   capacity = 0;
@@ -166,7 +153,7 @@ export class FlowTable {
   private index: Int32Array = new Int32Array(0);
   private indexMask = 0;
 
-  /** Slots to move into at the first growth (0 once tried). */
+  /** Slots to move into at the first growth (0 after it). */
   private reserveSlots: number;
 
   constructor(
@@ -177,7 +164,8 @@ export class FlowTable {
     reserveSlots = RESERVE_SLOTS,
   ) {
     this.reserveSlots = Math.min(reserveSlots, maxCapacity);
-    this.grow(Math.max(16, Math.min(initialCapacity, maxCapacity)));
+    const slots = Math.max(16, Math.min(initialCapacity, maxCapacity));
+    this.adopt(new ArrayBuffer(slots * SLOT_BYTES), slots);
     this.rehash(16);
   }
 
@@ -204,9 +192,7 @@ export class FlowTable {
 
   /** Allocates a zeroed slot for a new flow (the caller made sure it is not full) and indexes it. */
   insert(hash: number, vlan: number, proto: number, ipA: number, ipB: number, ports: number): number {
-    if (this.freeCount === 0 && this.highWater === this.capacity) {
-      this.grow(this.reserveSlots > this.capacity ? this.reserveSlots : Math.min(this.maxCapacity, Math.max(this.capacity + 16, Math.ceil(this.capacity * 1.5))));
-    }
+    if (this.freeCount === 0 && this.highWater === this.capacity) this.grow();
     const s = this.freeCount > 0 ? this.freeList[--this.freeCount] : this.highWater++;
     const b = s * U.STRIDE;
     const u32 = this.u32;
@@ -277,18 +263,12 @@ export class FlowTable {
     return this.u8.byteLength + this.index.byteLength + this.freeList.byteLength;
   }
 
-  /** Moves the slots into a buffer of `c` slots (at the first growth, the reservation if the system grants it). */
-  private grow(c: number): void {
-    let slots = c;
-    let buf: ArrayBuffer | null = null;
-    if (c === this.reserveSlots) {
-      this.reserveSlots = 0;
-      buf = reserveBuffer(c * SLOT_BYTES);
-      if (buf === null) slots = Math.min(this.maxCapacity, Math.max(this.capacity + 16, Math.ceil(this.capacity * 1.5)));
-    }
-    buf ??= new ArrayBuffer(slots * SLOT_BYTES);
-    new Uint8Array(buf).set(this.u8);
-    this.adopt(buf, slots);
+  /** Moves the slots into more room: half as much again, or at the first growth the reservation. */
+  private grow(): void {
+    const half = Math.min(this.maxCapacity, Math.max(this.capacity + 16, Math.ceil(this.capacity * 1.5)));
+    const buf = grownBuffer(this.u8, half * SLOT_BYTES, this.reserveSlots * SLOT_BYTES);
+    this.reserveSlots = 0;
+    this.adopt(buf, buf.byteLength / SLOT_BYTES);
   }
 
   /** Takes `buf` (holding the current slots, if any) as the storage of `c` slots. */

@@ -2,7 +2,7 @@
  * One shard of the flow tracking: a FlowTracker and the flow-scope observers (detectors) that
  * watch it. The same code runs on the reader thread (--threads 1) and in a worker.
  */
-import { releaseBuffers } from './release.js';
+import { releaseBuffers } from './buffers.js';
 import { flowToJsonLine } from './flow-json.js';
 import type { TrackerOptions } from './options.js';
 import { FlowTracker, type FlowObserver, type TrackerPartial } from './tracker.js';
