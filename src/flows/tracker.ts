@@ -193,7 +193,7 @@ export class FlowTracker {
     this.kPorts = kPorts;
     const t = this.table;
     let s = t.find(hash, vlan, proto, ipA, ipB, kPorts);
-    if (s >= 0 && this.flowDueNow(s)) {
+    if (s >= 0 && this.isDue(s, false)) {
       this.finalize(s, EndReason.EXPIRED);
       s = -1;
     }
@@ -283,7 +283,7 @@ export class FlowTracker {
     // Flows still live are reported as they stand; their slots need no clearing, the table is done.
     const live = this.table.liveSlots();
     live.sort((a, b) => this.firstFrame(a) - this.firstFrame(b));
-    for (const s of live) this.finalize(s, this.now >= this.flowExpiry(s) ? EndReason.EXPIRED : EndReason.END_OF_CAPTURE, false);
+    for (const s of live) this.finalize(s, this.isDue(s, true) ? EndReason.EXPIRED : EndReason.END_OF_CAPTURE, false);
     this.flushExport();
   }
 
@@ -329,7 +329,7 @@ export class FlowTracker {
     return (this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && now < this.table.f64[s * D.STRIDE + D.CT_EXPIRES];
   }
 
-  /** ctAlive at the current packet's time (the hot path's: nothing passed, nothing boxed). */
+  /** ctAlive at the current packet's time, read from its field: the hot path passes no time (see pktTime). */
   private ctAliveNow(s: number): boolean {
     return (this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && this.pktTime < this.table.f64[s * D.STRIDE + D.CT_EXPIRES];
   }
@@ -341,10 +341,10 @@ export class FlowTracker {
     return (u8[c + B.CT_STATUS] & (CtStatus.ALIVE | CtStatus.SEEN_REPLY)) === 0 && this.table.u32[s * U.STRIDE + U.CT_ENTRIES] > 0 && u8[c + B.CT_STATE] === 8;
   }
 
-  /** Ends an entry that timed out before the current packet (at its expiry time). */
+  /** Ends an entry that timed out before the current packet (in the second of its expiry). */
   private expireEntry(s: number): void {
-    const at = s * D.STRIDE + D.CT_EXPIRES;
-    if ((this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && this.pktTime >= this.table.f64[at]) this.endEntryAt(s, at);
+    const expires = this.table.f64[s * D.STRIDE + D.CT_EXPIRES];
+    if ((this.table.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && this.pktTime >= expires) this.endEntry(s, Math.floor(expires));
   }
 
   private startEntry(s: number, origIsA: boolean): void {
@@ -362,18 +362,8 @@ export class FlowTracker {
     if (!this.firstCreate.has(sec)) this.firstCreate.set(sec, [this.curFrame, this.curNs]);
   }
 
-  /** Ends an entry at the current packet's time. */
-  private endEntryNow(s: number): void {
-    this.endEntrySec(s, Math.floor(this.pktTime));
-  }
-
-  /** Ends an entry at the time held in f64[at] (its expiry). */
-  private endEntryAt(s: number, at: number): void {
-    this.endEntrySec(s, Math.floor(this.table.f64[at]));
-  }
-
-  /** Ends an entry in second `sec` (an integer: passed without boxing). */
-  private endEntrySec(s: number, sec: number): void {
+  /** Ends an entry in second `sec` (a whole second: a small integer, passed without boxing). */
+  private endEntry(s: number, sec: number): void {
     const u8 = this.table.u8;
     const c = s * B.STRIDE;
     bump(this.entryDelta, sec, -1);
@@ -424,7 +414,7 @@ export class FlowTracker {
         this.discardEntry(s);
         return this.invalid(this.tcp.invalidCause);
       }
-      if (res === CtResult.ACCEPT_KILLED) this.endEntryNow(s);
+      if (res === CtResult.ACCEPT_KILLED) this.endEntry(s, Math.floor(this.pktTime));
       return Verdict.NEW;
     }
     const dir = this.ctDir(s, canonDir);
@@ -433,12 +423,12 @@ export class FlowTracker {
     const res = this.tcp.tcpPacket(s, dir, seg);
     switch (res) {
       case CtResult.REPEAT:
-        this.endEntryNow(s);
+        this.endEntry(s, Math.floor(this.pktTime));
         return REOPEN;
       case CtResult.INVALID:
         return this.invalid(this.tcp.invalidCause);
       case CtResult.ACCEPT_KILLED:
-        this.endEntryNow(s);
+        this.endEntry(s, Math.floor(this.pktTime));
         return ctinfo;
       default:
         if (dir === 1) u8[c + B.CT_STATUS] |= CtStatus.SEEN_REPLY;
@@ -561,20 +551,17 @@ export class FlowTracker {
 
   // ---- flows -------------------------------------------------------------------------------------
 
-  /** When the flow ends if nothing more comes: its entry's expiry, or the linger time after its last packet. */
-  flowExpiry(s: number): number {
+  /**
+   * True when the flow has ended if nothing more came: its entry's expiry and the linger time after
+   * its last packet have both passed, at the current packet's time or (`latest`) the latest time
+   * seen. The time is read from its field and a boolean returned, not the end time: a time passed
+   * to or returned from a call V8 does not inline is boxed, and this runs for every packet and, in
+   * a sweep, for every live flow.
+   */
+  private isDue(s: number, latest: boolean): boolean {
+    const now = latest ? this.now : this.pktTime;
     const t = this.table;
     const d = s * D.STRIDE;
-    const linger = t.f64[d + D.LAST_TIME] + this.opts.lingerSeconds;
-    if ((t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0) return Math.max(t.f64[d + D.CT_EXPIRES], linger);
-    return linger;
-  }
-
-  /** flowExpiry(s) <= the current packet's time, computed where no number is boxed. */
-  private flowDueNow(s: number): boolean {
-    const t = this.table;
-    const d = s * D.STRIDE;
-    const now = this.pktTime;
     if (now < t.f64[d + D.LAST_TIME] + this.opts.lingerSeconds) return false;
     return (t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) === 0 || now >= t.f64[d + D.CT_EXPIRES];
   }
@@ -583,7 +570,7 @@ export class FlowTracker {
   private newFlow(canonDir: number, tcpFlags: number, sport: number, dport: number, r: Uint32Array, base: number): number {
     const t = this.table;
     if (t.isFull()) {
-      this.sweep(this.now);
+      this.sweep();
       if (t.isFull()) this.evictOne();
     }
     const proto = this.kProto;
@@ -743,7 +730,7 @@ export class FlowTracker {
       if (this.exportChunk.length > 1 << 20) this.flushExport();
     }
     // An entry still alive ends when its timer would have run out.
-    if ((t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0) this.endEntryAt(s, s * D.STRIDE + D.CT_EXPIRES);
+    if ((t.u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0) this.endEntry(s, Math.floor(t.f64[s * D.STRIDE + D.CT_EXPIRES]));
     if (!remove) return;
     const pool = this.evidence;
     for (let e = t.u32[s * U.STRIDE + U.EV_HEAD] - 1; e >= 0; ) {
@@ -764,25 +751,18 @@ export class FlowTracker {
   /** Expires due flows now and then: often enough that memory follows the live flows, rarely enough to cost nothing per packet. */
   private maybeSweep(): void {
     if (this.packetsSinceSweep < this.table.live) return;
-    this.sweep(this.now);
+    this.sweep();
   }
 
-  private sweep(now: number): void {
+  /** Ends the flows due at the latest time seen. */
+  private sweep(): void {
     this.packetsSinceSweep = 0;
-    this.nextSweepTime = now + 1;
-    // The expiry test of flowExpiry, written out: a sweep looks at every live flow, and a call
-    // returning a time would box it each time.
+    this.nextSweepTime = this.now + 1;
     const t = this.table;
-    const u8 = t.u8;
-    const f64 = t.f64;
-    const linger = this.opts.lingerSeconds;
     let due = this.dueScratch;
     let n = 0;
     for (let s = 0, end = t.slotsHandedOut; s < end; s++) {
-      if (u8[s * B.STRIDE + B.USED] !== 1) continue;
-      const d = s * D.STRIDE;
-      if (now < f64[d + D.LAST_TIME] + linger) continue;
-      if ((u8[s * B.STRIDE + B.CT_STATUS] & CtStatus.ALIVE) !== 0 && now < f64[d + D.CT_EXPIRES]) continue;
+      if (!t.isUsed(s) || !this.isDue(s, true)) continue;
       if (n === due.length) {
         const grown = new Int32Array(due.length * 2);
         grown.set(due);
@@ -793,8 +773,7 @@ export class FlowTracker {
     if (n === 0) return;
     // Finalize in a fixed order so that results do not depend on storage order.
     const order = due.subarray(0, n);
-    const u32 = t.u32;
-    order.sort((a, b) => u32[a * U.STRIDE + U.FIRST_FRAME] - u32[b * U.STRIDE + U.FIRST_FRAME]);
+    order.sort((a, b) => this.firstFrame(a) - this.firstFrame(b));
     for (let i = 0; i < n; i++) this.finalize(order[i]!, EndReason.EXPIRED);
   }
 
