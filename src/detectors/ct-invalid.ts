@@ -4,7 +4,6 @@
  * Grouped by the service they belong to (the flow's server ip:port, or the destination of packets
  * that belong to no flow), with the reason conntrack would give.
  */
-import { B, U } from '../flows/flow-table.js';
 import { Kind, R } from '../flows/record.js';
 import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
@@ -12,7 +11,7 @@ import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.j
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EVIDENCE_SAMPLE, makeFinding, widenRange, type EvidenceItem } from './finding.js';
-import { EndpointMap, endpointKey, endpointName, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
+import { EndpointMap, endpointKey, endpointName, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
 import { groupRows, U32Rows } from './rows.js';
 import type { Detector, ReduceContext } from './types.js';
 
@@ -128,14 +127,11 @@ class Observer implements ShardObserver {
       ip = r[base + R.IP_DST];
       port = 0;
     } else {
-      // The flow's server (Zeek responder) end, read in place.
-      const u32 = tr.table.u32;
-      const b = s * U.STRIDE;
-      const serverIsB = tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1;
-      const ports = u32[b + U.PORTS];
-      scope = u32[b + U.VLAN] & 0xffffff;
-      ip = serverIsB ? u32[b + U.IP_B] : u32[b + U.IP_A];
-      port = serverIsB ? ports >>> 16 : ports & 0xffff;
+      // The flow's server end, read field by field: no object per packet.
+      const side = serverSide(tr, s);
+      scope = flowVlan(tr, s);
+      ip = sideIp(tr, s, side);
+      port = sidePort(tr, s, side);
     }
     const sec = r[base + R.TS_SEC];
     const ns = r[base + R.TS_NS];

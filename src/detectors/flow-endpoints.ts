@@ -10,26 +10,40 @@ export interface Endpoint {
   vlan: number;
 }
 
-/** The endpoint on canonical side `side` of a flow: 0 is A (the lower ip, port of the key), 1 is B. */
+/** The address on canonical side `side` of a flow: 0 is A (the lower ip, port of the key), 1 is B. */
+export function sideIp(tr: FlowTracker, s: number, side: number): number {
+  return tr.table.u32[s * U.STRIDE + (side === 0 ? U.IP_A : U.IP_B)];
+}
+
+/** The port on canonical side `side` of a flow. */
+export function sidePort(tr: FlowTracker, s: number, side: number): number {
+  const ports = tr.table.u32[s * U.STRIDE + U.PORTS];
+  return side === 0 ? ports & 0xffff : ports >>> 16;
+}
+
+/** The VLAN word of a flow's key. */
+export function flowVlan(tr: FlowTracker, s: number): number {
+  return tr.table.u32[s * U.STRIDE + U.VLAN] & 0xffffff;
+}
+
+/** The canonical side of a flow's responder (server). */
+export function serverSide(tr: FlowTracker, s: number): number {
+  return tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 1 : 0;
+}
+
+/** The endpoint on canonical side `side` of a flow (an object: off the per-packet path). */
 export function sideEndpoint(tr: FlowTracker, s: number, side: number): Endpoint {
-  const u32 = tr.table.u32;
-  const b = s * U.STRIDE;
-  const ports = u32[b + U.PORTS];
-  return {
-    ip: side === 0 ? u32[b + U.IP_A] : u32[b + U.IP_B],
-    port: side === 0 ? ports & 0xffff : ports >>> 16,
-    vlan: u32[b + U.VLAN] & 0xffffff,
-  };
+  return { ip: sideIp(tr, s, side), port: sidePort(tr, s, side), vlan: flowVlan(tr, s) };
 }
 
 /** The responder (server) end of a flow. */
 export function serverEnd(tr: FlowTracker, s: number): Endpoint {
-  return sideEndpoint(tr, s, tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 1 : 0);
+  return sideEndpoint(tr, s, serverSide(tr, s));
 }
 
 /** The originator (client) end of a flow. */
 export function clientEnd(tr: FlowTracker, s: number): Endpoint {
-  return sideEndpoint(tr, s, tr.table.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1);
+  return sideEndpoint(tr, s, 1 - serverSide(tr, s));
 }
 
 /** A map key for an endpoint. */
