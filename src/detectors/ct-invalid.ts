@@ -10,7 +10,7 @@ import type { FlowTracker } from '../flows/tracker.js';
 import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.js';
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
-import { EVIDENCE_SAMPLE, makeFinding, widenRange, type EvidenceItem } from './finding.js';
+import { EVIDENCE_SAMPLE, makeFinding, widenRange, type EvidenceItem, type TimeRange } from './finding.js';
 import { EndpointMap, endpointKey, endpointName, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
 import { groupRows, U32Rows } from './rows.js';
 import type { Detector, ReduceContext } from './types.js';
@@ -200,10 +200,11 @@ function sampleItem(d: Uint32Array, at: number): EvidenceItem {
 }
 
 /** One service's rows merged over the shards. */
-interface Merged {
+interface Merged extends TimeRange {
   scope: number;
   ip: number;
   port: number;
+  /** The summed columns (packets, after reject, reasons, kinds) of its rows. */
   counts: Float64Array;
   /** [partial, evidence row] of its evidence rows. */
   rows: Array<[number, number]>;
@@ -224,20 +225,13 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
       if (mi === undefined) {
         mi = merged.length;
         index.set(scope, ip, port, mi);
-        const counts = new Float64Array(G_WIDTH);
-        counts[G_FIRST_SEC] = Infinity;
-        merged.push({ scope, ip, port, counts, rows: [] });
+        merged.push({ scope, ip, port, counts: new Float64Array(G_WIDTH), rows: [], firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0 });
       }
       const m = merged[mi]!;
       const at = values[i]! * G_WIDTH;
       const c = p.counts;
       for (let k = 0; k < G_WIDTH; k++) if (k < G_FIRST_SEC || k > G_KEPT) m.counts[k]! += c[at + k]!;
-      const range = { firstSec: m.counts[G_FIRST_SEC]!, firstNs: m.counts[G_FIRST_NS]!, lastSec: m.counts[G_LAST_SEC]!, lastNs: m.counts[G_LAST_NS]! };
-      widenRange(range, c[at + G_FIRST_SEC]!, c[at + G_FIRST_NS]!, c[at + G_LAST_SEC]!, c[at + G_LAST_NS]!);
-      m.counts[G_FIRST_SEC] = range.firstSec;
-      m.counts[G_FIRST_NS] = range.firstNs;
-      m.counts[G_LAST_SEC] = range.lastSec;
-      m.counts[G_LAST_NS] = range.lastNs;
+      widenRange(m, c[at + G_FIRST_SEC]!, c[at + G_FIRST_NS]!, c[at + G_LAST_SEC]!, c[at + G_LAST_NS]!);
       for (let j = rowsOf.start[values[i]!]!; j < rowsOf.start[values[i]! + 1]!; j++) m.rows.push([pi, rowsOf.order[j]! * S.WIDTH]);
     }
   });
@@ -259,7 +253,7 @@ function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
         if (c[G_REASONS + k]! > 0) g.byReason[name] = (g.byReason[name] ?? 0) + c[G_REASONS + k]!;
       }
       for (let k = 0; k < KINDS; k++) if (c[G_KINDS + k]! > 0) g.byKind[KIND_NAMES[k]!] = (g.byKind[KIND_NAMES[k]!] ?? 0) + c[G_KINDS + k]!;
-      widenRange(g, c[G_FIRST_SEC]!, c[G_FIRST_NS]!, c[G_LAST_SEC]!, c[G_LAST_NS]!);
+      widenRange(g, m.firstSec, m.firstNs, m.lastSec, m.lastNs);
       rows.push(...m.rows);
     }
     // Frames are unique: the lowest ones, as an EvidenceSample keeps them, built into items only when shown.
