@@ -2,6 +2,7 @@ import type { CaptureRecord } from '../capture/record.js';
 import { LinkType } from '../capture/linktypes.js';
 import { Ev } from '../events.js';
 import { decodeEthernet } from './ethernet.js';
+import { decodeEthernetIpv4Fast } from './fast-path.js';
 import { EtherType } from './ethertypes.js';
 import { Layer, type Frame } from './frame.js';
 import { decodeIpv4 } from './ipv4.js';
@@ -12,8 +13,15 @@ import { decodeSll, decodeSll2 } from './sll.js';
 /**
  * Decodes one captured record into the reused `Frame`: resets it, copies the record's scalars,
  * and walks the headers of its link type. Never throws; anomalies become events on the frame.
+ * Plain Ethernet/IPv4/TCP or UDP frames take a flat fast path that leaves the same result.
  */
 export function decodeRecord(f: Frame, rec: CaptureRecord): void {
+  if (rec.linkType === LinkType.ETHERNET && decodeEthernetIpv4Fast(f, rec)) return;
+  decodeRecordGeneral(f, rec);
+}
+
+/** The general decoder alone, every header through its own module: the fast path's reference. */
+export function decodeRecordGeneral(f: Frame, rec: CaptureRecord): void {
   f.reset();
   f.buf = rec.buf;
   f.off = rec.off;
