@@ -106,16 +106,26 @@ export class PcapParser implements UnitParser {
     const events = this.events;
     rec.buf = b;
     rec.linkType = this.linkType;
+    // Counted in locals, written back on the way out: fields of a parser would be loaded and
+    // stored (the offset, a boxed double in a large file) for every record.
+    // One DataView per chunk: a 32-bit field is one bounds check and one load, not four.
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    let frames = this.frames;
+    let consumed = this.consumed;
+    const maxCapLen = this.maxCapLen;
+    const snapLen = this.snapLen > 0 ? this.snapLen : Infinity;
     for (;;) {
-      if (end - pos < recHdr) return pos;
-      const capLen = u32(b, pos + capOff, le);
-      if (capLen > this.maxCapLen) {
-        this.fail('corrupt_record', `corrupt record header: captured length ${capLen} is larger than the maximum ${this.maxCapLen} (snaplen ${this.snapLen})`);
+      if (end - pos < recHdr) break;
+      const capLen = v.getUint32(pos + capOff, le);
+      if (capLen > maxCapLen) {
+        this.frames = frames;
+        this.consumed = consumed;
+        this.fail('corrupt_record', `corrupt record header: captured length ${capLen} is larger than the maximum ${maxCapLen} (snaplen ${this.snapLen})`);
         return pos;
       }
-      if (end - pos < recHdr + capLen) return pos;
-      let tsSec = u32(b, pos, le);
-      let frac = u32(b, pos + 4, le);
+      if (end - pos < recHdr + capLen) break;
+      let tsSec = v.getUint32(pos, le);
+      let frac = v.getUint32(pos + 4, le);
       if (frac >= fracPerSec) {
         // Some writers put garbage here; carry whole seconds so tsNs stays a fraction.
         const carry = Math.floor(frac / fracPerSec);
@@ -123,21 +133,24 @@ export class PcapParser implements UnitParser {
         frac -= carry * fracPerSec;
         events[Ev.PCAP_TS_FRACTION_OVERFLOW]++;
       }
-      const wireLen = u32(b, pos + wireOff, le);
+      const wireLen = v.getUint32(pos + wireOff, le);
       if (capLen > wireLen) events[Ev.PCAP_CAPLEN_EXCEEDS_WIRELEN]++;
-      if (capLen > this.snapLen && this.snapLen > 0) events[Ev.PCAP_CAPLEN_EXCEEDS_SNAPLEN]++;
+      if (capLen > snapLen) events[Ev.PCAP_CAPLEN_EXCEEDS_SNAPLEN]++;
       rec.off = pos + recHdr;
       rec.capLen = capLen;
       rec.wireLen = wireLen;
       rec.tsSec = tsSec;
       rec.tsNs = frac * nsPerFrac;
-      rec.ifIndex = recHdr === 24 ? u32(b, pos + 16, le) : 0;
-      rec.frameNo = ++this.frames;
-      rec.fileOffset = this.consumed;
+      rec.ifIndex = recHdr === 24 ? v.getUint32(pos + 16, le) : 0;
+      rec.frameNo = ++frames;
+      rec.fileOffset = consumed;
       handler.onRecord(rec);
       pos += recHdr + capLen;
-      this.consumed += recHdr + capLen;
+      consumed += recHdr + capLen;
     }
+    this.frames = frames;
+    this.consumed = consumed;
+    return pos;
   }
 
   private parseFileHeader(b: Uint8Array, pos: number): boolean {
