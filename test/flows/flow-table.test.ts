@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { B, D, FlowTable, HISTORY_MAX, MAC_SET_SIZE, SLOT_BYTES, U } from '../../src/flows/flow-table.js';
 
@@ -87,5 +88,34 @@ describe('FlowTable', () => {
     expect(t.isFull()).toBe(true);
     expect(t.capacity).toBe(40);
     for (let i = 0; i < 40; i++) expect(t.find(i, 0, 6, i, i + 1, 0)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('agrees with a Map on any mix of inserts, removals and lookups, with full 32-bit hashes that collide', () => {
+    // Hashes share their low bits (so they probe the same entries) and some are above 2^31.
+    const hashArb = fc.constantFrom(0x0000_0005, 0x8000_0005, 0xffff_fff5, 0x7fff_0005, 0x1234_5675, 0xdead_beef);
+    const opArb = fc.tuple(fc.constantFrom('insert', 'remove', 'find'), hashArb, fc.integer({ min: 0, max: 12 }));
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 300 }), (ops) => {
+        const t = new FlowTable(16, 10_000);
+        const model = new Map<string, number>();
+        const key = (hash: number, k: number): string => `${hash}/${k}`;
+        for (const [op, hash, k] of ops) {
+          const name = key(hash, k);
+          const found = t.find(hash, k % 2, 6, 10 + k, 20, k);
+          expect(found).toBe(model.get(name) ?? -1);
+          if (op === 'insert' && found < 0) model.set(name, t.insert(hash, k % 2, 6, 10 + k, 20, k));
+          else if (op === 'remove' && found >= 0) {
+            t.remove(found);
+            model.delete(name);
+          }
+        }
+        expect(t.live).toBe(model.size);
+        for (const [name, slot] of model) {
+          const [hash, k] = name.split('/').map(Number) as [number, number];
+          expect(t.find(hash, k % 2, 6, 10 + k, 20, k)).toBe(slot);
+        }
+      }),
+      { seed: 0x7ab1e, numRuns: 500 },
+    );
   });
 });
