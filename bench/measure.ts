@@ -69,9 +69,11 @@ class CountingHandler implements RecordHandler {
 /** The same per-frame work as analyzeFile's pipeline (src/analysis/analyze.ts). */
 class DecodeHandler implements RecordHandler {
   readonly frame: Frame;
+  readonly record: Frame;
   readonly stats: CaptureStats;
   constructor(events: Float64Array) {
     this.frame = new Frame(events);
+    this.record = this.frame;
     this.stats = new CaptureStats(events);
   }
   onRecord(rec: CaptureRecord): void {

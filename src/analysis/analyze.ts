@@ -60,6 +60,8 @@ export function defaultThreads(): number {
 /** Decodes every record and feeds the per-frame consumers. */
 class FramePipeline implements RecordHandler {
   readonly frame: Frame;
+  /** The reader fills the frame itself (see RecordHandler.record). */
+  readonly record: Frame;
   readonly stats: CaptureStats;
 
   constructor(
@@ -68,6 +70,7 @@ class FramePipeline implements RecordHandler {
     readonly link: LinkDetectors,
   ) {
     this.frame = new Frame(events);
+    this.record = this.frame;
     this.stats = new CaptureStats(events);
   }
 

@@ -59,7 +59,7 @@ export class PcapParser implements UnitParser {
   /** Versions before 2.3 wrote orig_len before incl_len. */
   private lengthsSwapped = false;
   private maxCapLen = MAX_STANDARD_PACKET;
-  private readonly rec = new CaptureRecord();
+  private readonly rec: CaptureRecord;
 
   constructor(
     private readonly file: string,
@@ -67,6 +67,7 @@ export class PcapParser implements UnitParser {
     private readonly handler: RecordHandler,
     private readonly events: Float64Array,
   ) {
+    this.rec = handler.record ?? new CaptureRecord();
     this.le = variant.littleEndian;
     this.nanos = variant.nanos;
     this.recHdr = variant.recordHeaderBytes;
@@ -114,6 +115,8 @@ export class PcapParser implements UnitParser {
     let consumed = this.consumed;
     const maxCapLen = this.maxCapLen;
     const snapLen = this.snapLen > 0 ? this.snapLen : Infinity;
+    const kuznetzov = recHdr === 24;
+    if (!kuznetzov) rec.ifIndex = 0;
     for (;;) {
       if (end - pos < recHdr) break;
       const capLen = v.getUint32(pos + capOff, le);
@@ -134,14 +137,16 @@ export class PcapParser implements UnitParser {
         events[Ev.PCAP_TS_FRACTION_OVERFLOW]++;
       }
       const wireLen = v.getUint32(pos + wireOff, le);
-      if (capLen > wireLen) events[Ev.PCAP_CAPLEN_EXCEEDS_WIRELEN]++;
-      if (capLen > snapLen) events[Ev.PCAP_CAPLEN_EXCEEDS_SNAPLEN]++;
+      if (capLen > wireLen || capLen > snapLen) {
+        if (capLen > wireLen) events[Ev.PCAP_CAPLEN_EXCEEDS_WIRELEN]++;
+        if (capLen > snapLen) events[Ev.PCAP_CAPLEN_EXCEEDS_SNAPLEN]++;
+      }
       rec.off = pos + recHdr;
       rec.capLen = capLen;
       rec.wireLen = wireLen;
       rec.tsSec = tsSec;
       rec.tsNs = frac * nsPerFrac;
-      rec.ifIndex = recHdr === 24 ? v.getUint32(pos + 16, le) : 0;
+      if (kuznetzov) rec.ifIndex = v.getUint32(pos + 16, le);
       rec.frameNo = ++frames;
       rec.fileOffset = consumed;
       handler.onRecord(rec);

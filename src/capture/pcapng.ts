@@ -65,13 +65,15 @@ export class PcapngParser implements UnitParser {
   /** Time of the previous packet, for simple packet blocks, which carry none. */
   private lastSec = 0;
   private lastNs = 0;
-  private readonly rec = new CaptureRecord();
+  private readonly rec: CaptureRecord;
 
   constructor(
     private readonly file: string,
     private readonly handler: RecordHandler,
     private readonly events: Float64Array,
-  ) {}
+  ) {
+    this.rec = handler.record ?? new CaptureRecord();
+  }
 
   formatName(): string {
     if (this.sawLittle && this.sawBig) return 'pcapng-mixed';

@@ -31,4 +31,10 @@ export class CaptureRecord {
 /** Receives the records of one capture, in file order. */
 export interface RecordHandler {
   onRecord(rec: CaptureRecord): void;
+  /**
+   * The object the reader fills for every record, if the handler has one (the analysis passes its
+   * Frame, a CaptureRecord, so the decoder finds the record's fields in place instead of copying
+   * them for every frame). Without it the reader uses its own.
+   */
+  readonly record?: CaptureRecord;
 }

@@ -11,7 +11,7 @@ import { decodeLoopback, decodeRawIp } from './loopback.js';
 import { decodeSll, decodeSll2 } from './sll.js';
 
 /**
- * Decodes one captured record into the reused `Frame`: resets it, copies the record's scalars,
+ * Decodes one captured record into the reused `Frame`: resets it, takes the record's scalars,
  * and walks the headers of its link type. Never throws; anomalies become events on the frame.
  * Plain Ethernet/IPv4/TCP or UDP frames take a flat fast path that leaves the same result.
  */
@@ -23,15 +23,7 @@ export function decodeRecord(f: Frame, rec: CaptureRecord): void {
 /** The general decoder alone, every header through its own module: the fast path's reference. */
 export function decodeRecordGeneral(f: Frame, rec: CaptureRecord): void {
   f.reset();
-  f.buf = rec.buf;
-  f.off = rec.off;
-  f.capLen = rec.capLen;
-  f.wireLen = rec.wireLen;
-  f.linkType = rec.linkType;
-  f.frameNo = rec.frameNo;
-  f.tsSec = rec.tsSec;
-  f.tsNs = rec.tsNs;
-  f.hasTimestamp = rec.hasTimestamp;
+  f.takeRecord(rec);
   decodeLink(f, rec.buf, rec.off, rec.off + rec.capLen, rec.linkType);
 }
 

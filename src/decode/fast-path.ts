@@ -74,16 +74,7 @@ export function decodeEthernetIpv4Fast(f: Frame, rec: CaptureRecord): boolean {
   sum = (sum & 0xffff) + (sum >>> 16);
   const ttl = w4 >> 8;
 
-  // The record (decodeRecord).
-  if (f.buf !== b) f.buf = b; // a pointer store costs a write barrier; the chunk rarely changes
-  f.off = off;
-  f.capLen = capLen;
-  f.wireLen = wireLen;
-  f.linkType = rec.linkType;
-  f.frameNo = rec.frameNo;
-  f.tsSec = rec.tsSec;
-  f.tsNs = rec.tsNs;
-  f.hasTimestamp = rec.hasTimestamp;
+  f.takeRecord(rec);
   // What Frame.reset clears and this path does not set below.
   f.truncated = 0;
   f.event = -1;

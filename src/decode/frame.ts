@@ -1,3 +1,5 @@
+import { CaptureRecord } from '../capture/record.js';
+
 /**
  * The decoded view of the current frame. One instance per thread is reset and refilled for every
  * frame: no allocation per packet, every field a number. Offsets point into `buf`, the reader's
@@ -46,22 +48,15 @@ export const TcpFlag = {
 
 export const MAX_VLAN_DEPTH = 4;
 
-export class Frame {
+export class Frame extends CaptureRecord {
   /** Event counters (see events.ts), shared with the reader. */
-  constructor(readonly eventCounts: Float64Array) {}
+  constructor(readonly eventCounts: Float64Array) {
+    super();
+  }
 
-  // The record.
-  buf: Uint8Array = new Uint8Array(0);
-  /** Offset of the first link-layer byte. */
-  off = 0;
-  capLen = 0;
-  wireLen = 0;
-  linkType = 0;
-  frameNo = 0;
-  tsSec = 0;
-  tsNs = 0;
-  /** 0 when the record had no timestamp of its own (see CaptureRecord.hasTimestamp). */
-  hasTimestamp = 1;
+  // The record's fields (buf, off, capLen, wireLen, linkType, frameNo, tsSec, tsNs, hasTimestamp,
+  // ifIndex, fileOffset) come from CaptureRecord: the decoder copies them from the record, or
+  // finds them in place when the reader filled the frame itself (RecordHandler.record).
 
   /** Bit set of `Layer`. */
   layers = 0;
@@ -177,6 +172,22 @@ export class Frame {
   quoteIpId = 0;
   /** For a quoted ICMP message: its type (an error about an error is untrackable), else -1. */
   quoteIcmpType = -1;
+
+  /** Takes the record's fields, unless the reader filled this frame as the record itself. */
+  takeRecord(rec: CaptureRecord): void {
+    if (rec === this) return;
+    if (this.buf !== rec.buf) this.buf = rec.buf; // a pointer store costs a write barrier; the chunk rarely changes
+    this.off = rec.off;
+    this.capLen = rec.capLen;
+    this.wireLen = rec.wireLen;
+    this.linkType = rec.linkType;
+    this.ifIndex = rec.ifIndex;
+    this.frameNo = rec.frameNo;
+    this.fileOffset = rec.fileOffset;
+    this.tsSec = rec.tsSec;
+    this.tsNs = rec.tsNs;
+    this.hasTimestamp = rec.hasTimestamp;
+  }
 
   /** Clears what the previous frame left; called by the decoder before each frame. */
   reset(): void {

@@ -29,7 +29,7 @@ interface Decoded {
 }
 
 /** Frame fields copied from the record rather than decoded. */
-const RECORD_FIELDS = ['off', 'capLen', 'wireLen', 'linkType', 'frameNo', 'tsSec', 'tsNs', 'hasTimestamp'] as const;
+const RECORD_FIELDS = ['off', 'capLen', 'wireLen', 'linkType', 'ifIndex', 'frameNo', 'fileOffset', 'tsSec', 'tsNs', 'hasTimestamp'] as const;
 
 function makeRecord(buf: Uint8Array, off: number, capLen: number, wireLen: number, linkType: number): CaptureRecord {
   const rec = new CaptureRecord();
