@@ -23,8 +23,10 @@ export function decodeEthernetIpv4Fast(f: Frame, rec: CaptureRecord): boolean {
   const b = rec.buf;
   const off = rec.off;
   const capLen = rec.capLen;
-  // Ethernet (14) + IPv4 without options (20) + at least a UDP header (8).
-  if (capLen < ETH_IP_BYTES + UDP_BYTES) return false;
+  // Ethernet (14) + IPv4 without options (20) + at least a UDP header (8). A record that claims
+  // bytes past its buffer (never from the readers) goes to the general decoder, which reads
+  // undefined there instead of throwing as a DataView would.
+  if (capLen < ETH_IP_BYTES + UDP_BYTES || off + capLen > b.length) return false;
   // One DataView per chunk: a big-endian word is one bounds check and one load, not four.
   let v = chunkView;
   if (chunkViewOf !== b) {

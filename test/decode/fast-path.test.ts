@@ -178,6 +178,12 @@ describe('decodeEthernetIpv4Fast', () => {
       ['TCP header cut', eth(ip({}, seg)), 14 + 20 + 19],
       ['ICMP', eth(ip({ proto: 1 }, Uint8Array.of(8, 0, 0, 0, 0, 1, 0, 1)))],
     ];
+    // A record claiming bytes past the end of its buffer: declined, and decodeRecord does not throw.
+    const seg2 = eth(ip({}, seg));
+    const beyond = record(seg2, seg2.length, seg2.length, 1);
+    beyond.buf = beyond.buf.subarray(0, beyond.off + 40);
+    expect(decodeEthernetIpv4Fast(new Frame(newEventCounters()), beyond)).toBe(false);
+    expect(() => decodeRecord(new Frame(newEventCounters()), beyond)).not.toThrow();
     for (const [what, bytes, capLen] of cases) {
       expect(decodeEthernetIpv4Fast(new Frame(newEventCounters()), record(bytes, capLen ?? bytes.length, bytes.length, 1)), what).toBe(false);
     }
