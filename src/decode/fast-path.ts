@@ -77,22 +77,7 @@ export function decodeEthernetIpv4Fast(f: Frame, rec: CaptureRecord): boolean {
   const ttl = w4 >> 8;
 
   f.takeRecord(rec);
-  // What Frame.reset clears and this path does not set below.
-  f.truncated = 0;
-  f.event = -1;
-  f.invalidType = 0;
-  f.lengthField = 0;
-  f.vlanDepth = 0;
-  f.vlan0 = 0;
-  f.vlan1 = 0;
-  f.vlan2 = 0;
-  f.vlan3 = 0;
-  f.sllPacketType = -1;
-  f.snapOui = -1;
-  f.snapPid = -1;
-  f.icmpType = -1;
-  f.icmpCode = -1;
-  f.quoteProto = -1;
+  f.clearUncommon(); // what Frame.reset clears and this path does not set below
   // Ethernet.
   f.dstMac = v.getUint16(off) * 0x100000000 + v.getUint32(off + 2);
   f.srcMac = v.getUint16(off + 6) * 0x100000000 + v.getUint32(off + 8);

@@ -191,23 +191,12 @@ export class Frame extends CaptureRecord {
 
   /** Clears what the previous frame left; called by the decoder before each frame. */
   reset(): void {
+    this.clearUncommon();
     this.layers = 0;
-    this.truncated = 0;
-    this.event = -1;
     this.dstMac = 0;
     this.srcMac = 0;
     this.outerEtherType = 0;
     this.etherType = 0;
-    this.invalidType = 0;
-    this.lengthField = 0;
-    this.vlanDepth = 0;
-    this.vlan0 = 0;
-    this.vlan1 = 0;
-    this.vlan2 = 0;
-    this.vlan3 = 0;
-    this.sllPacketType = -1;
-    this.snapOui = -1;
-    this.snapPid = -1;
     this.ipOff = -1;
     this.ipProto = -1;
     this.ipLen = 0;
@@ -218,10 +207,31 @@ export class Frame extends CaptureRecord {
     this.dstPort = 0;
     this.tcpFlags = 0;
     this.tcpPayloadLen = 0;
+  }
+
+  /**
+   * The part of `reset` for what the common frame (untagged Ethernet, IPv4, TCP or UDP, whole) does
+   * not have: the fast path (fast-path.ts) calls it and sets every other field `reset` clears. A
+   * field cleared by `reset` belongs here unless the fast path writes it.
+   */
+  clearUncommon(): void {
+    this.truncated = 0;
+    this.event = -1;
+    this.invalidType = 0;
+    this.lengthField = 0;
+    this.vlanDepth = 0;
+    this.vlan0 = 0;
+    this.vlan1 = 0;
+    this.vlan2 = 0;
+    this.vlan3 = 0;
+    this.sllPacketType = -1;
+    this.snapOui = -1;
+    this.snapPid = -1;
     this.icmpType = -1;
     this.icmpCode = -1;
     this.quoteProto = -1;
   }
+
 
   /** Records an anomaly: counted, and kept as the frame's event if it is the first. */
   note(eventId: number): void {
