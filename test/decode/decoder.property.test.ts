@@ -12,6 +12,7 @@ import { decodeRecord } from '../../src/decode/decoder.js';
 import { Frame, Layer } from '../../src/decode/frame.js';
 import { readTcpOptions } from '../../src/decode/tcp.js';
 import { EVENT_COUNT, Ev, eventName, newEventCounters } from '../../src/events.js';
+import { ipArb, macArb, u16Arb as u16, u32Arb as u32 } from '../helpers/arbitraries.js';
 import { arp, concat, ethernet, icmpEcho, icmpError, ipNumber, ipv4, macNumber, sll, sll2, stpBpdu, synOptions, tcp, udp } from '../helpers/packets.js';
 
 const SEED = Number(process.env.FC_SEED ?? 0xdec0de);
@@ -222,10 +223,6 @@ function checkRanges(f: Frame, rec: CaptureRecord): string[] {
 // ---------------------------------------------------------------------------------------------
 // Structured frames (the oracle side): a spec, its bytes from packets.ts, and what must decode
 
-const macArb = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':'));
-const ipArb = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => b.join('.'));
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const payloadArb = fc.uint8Array({ maxLength: 80 });
 /** IPv4 or TCP options: 0..40 bytes, a multiple of 4 (their content is not decoded). */
 const optionsArb = fc.integer({ min: 0, max: 10 }).chain((words) => fc.uint8Array({ minLength: words * 4, maxLength: words * 4 }));

@@ -13,15 +13,11 @@ import { decodeRecord, decodeRecordGeneral } from '../../src/decode/decoder.js';
 import { decodeEthernetIpv4Fast } from '../../src/decode/fast-path.js';
 import { Frame, Layer } from '../../src/decode/frame.js';
 import { Ev, newEventCounters } from '../../src/events.js';
+import { ipArb, macArb, u8Arb as u8, u16Arb as u16, u32Arb as u32 } from '../helpers/arbitraries.js';
 import { concat, ethernet, icmpError, ieee8023, ipv4, sll, stpBpdu, tcp, udp } from '../helpers/packets.js';
 
 const SEED = Number(process.env.FC_SEED ?? 0xfa57);
 
-const u8 = fc.integer({ min: 0, max: 0xff });
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-const macArb = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':'));
-const ipArb = fc.uint8Array({ minLength: 4, maxLength: 4 }).map((b) => b.join('.'));
 
 /** A well-formed Ethernet/IPv4/TCP-or-UDP frame with random fields. */
 const baseArb = fc.record({
