@@ -107,10 +107,10 @@ export class PcapParser implements UnitParser {
     const events = this.events;
     rec.buf = b;
     rec.linkType = this.linkType;
-    // Counted in locals, written back on the way out: fields of a parser would be loaded and
-    // stored (the offset, a boxed double in a large file) for every record.
     // One DataView per chunk: a 32-bit field is one bounds check and one load, not four.
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    // Counted in locals, written back on the way out: fields of a parser would be loaded and
+    // stored (the offset, a boxed double in a large file) for every record.
     let frames = this.frames;
     let consumed = this.consumed;
     const maxCapLen = this.maxCapLen;
