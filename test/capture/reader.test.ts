@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import zlib from 'node:zlib';
 import { readCapture } from '../../src/capture/reader.js';
-import type { CaptureRecord } from '../../src/capture/record.js';
+import { CaptureRecord } from '../../src/capture/record.js';
 import { concatBytes, pcapFileHeader, pcapRecord, pcapngEnhancedPacket, pcapngInterface, pcapngSectionHeader, writePcap, writePcapng, type WriteFrame } from '../../src/capture/writer.js';
 import { eventCountsToObject, newEventCounters } from '../../src/events.js';
 import { writeTempFile } from '../helpers/capture-builder.js';
@@ -267,5 +267,33 @@ describe('pcapng', () => {
     expect(outcome.error?.kind).toBe('truncated');
     expect(outcome.error?.frame).toBe(2);
     expect(outcome.error?.message).toMatch(/\(8 missing\)/);
+  });
+});
+
+describe('a handler that supplies its own record object', () => {
+  it('gets that object filled for every record, in pcap and pcapng alike, with the same values as the reader’s own', async () => {
+    const input = frames(4);
+    for (const [name, bytes] of [
+      ['own.pcap', writePcap(input)],
+      ['own.pcapng', writePcapng(input.map((f) => ({ ...f, ifIndex: 0 })), { interfaces: [{ linkType: 1, tsResol: 9 }] })],
+    ] as const) {
+      const own = new CaptureRecord();
+      const got: Array<{ same: boolean; frameNo: number; tsSec: number; tsNs: number; bytes: number[] }> = [];
+      const events = newEventCounters();
+      const outcome = await readCapture(
+        writeTempFile(name, bytes),
+        {
+          record: own,
+          onRecord(r: CaptureRecord) {
+            got.push({ same: r === own, frameNo: r.frameNo, tsSec: r.tsSec, tsNs: r.tsNs, bytes: Array.from(r.buf.subarray(r.off, r.off + r.capLen)) });
+          },
+        },
+        { events },
+      );
+      expect(outcome.error).toBeNull();
+      expect(got.every((g) => g.same), name).toBe(true);
+      const { seen } = await readAll(bytes, { name });
+      expect(got.map(({ same: _, ...rest }) => rest)).toEqual(seen.map((s) => ({ frameNo: s.frameNo, tsSec: s.tsSec, tsNs: s.tsNs, bytes: s.bytes })));
+    }
   });
 });
