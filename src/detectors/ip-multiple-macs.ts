@@ -9,18 +9,20 @@ import { ArpOp } from '../decode/arp.js';
 import { Layer, type Frame } from '../decode/frame.js';
 import { formatIpv4, formatMac } from '../report/format.js';
 import type { Finding } from '../report/types.js';
-import { EvidenceSample, makeFinding } from './finding.js';
+import { EVIDENCE_SAMPLE, EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { MAX_IPS_OPTION, OPT_MAX_IPS } from './arp-table.js';
 import { mergeEvidence, plural, sampleFrame, scopeIpKey, Span, vlanScope, vlanSuffix } from './link-util.js';
+import { F64Rows } from './rows.js';
 import { FrameClass, type Detector, type LinkDetector, type OptionValues } from './types.js';
 
 export const ID = 'ip.multiple_macs';
 
 const OPT_MIN = 'ip-multiple-macs-min-frames';
 const PER_MAC_SAMPLE = 3;
-/** A hash bucket shared by several local addresses. */
-const COLLIDED = Symbol('collided');
+/** Most MACs listed per address as ARP's bindings. */
+const MAX_ARP_MACS = 8;
 
+/** A source MAC of a reported address, as the reduce reads it. */
 interface SrcMac {
   mac: number;
   frames: number;
@@ -30,26 +32,14 @@ interface SrcMac {
   sample: EvidenceSample;
 }
 
+/** A local address with something to report (built from its rows by `partial`). */
 interface Local {
   key: number;
   vlan: number;
   ip: number;
-  /** The MAC the last ARP claim named, and every MAC ARP named (a few). */
-  arpMac: number;
+  /** Every MAC ARP named (a few). */
   arpMacs: number[];
   srcs: SrcMac[];
-  /**
-   * The current run of consecutive frames from one MAC, counted here and added to its SrcMac when
-   * another MAC appears (or at the end): the common frame touches only this object.
-   */
-  run: SrcMac | null;
-  runMac: number;
-  runFrames: number;
-  runLastFrame: number;
-  runLastSec: number;
-  runLastNs: number;
-  /** Frames the run's sample still takes (frames arrive in order: the first ones are the lowest). */
-  runSampleRoom: number;
   mismatched: number;
   mismatchSpan: Span;
   mismatchSample: EvidenceSample;
@@ -59,27 +49,90 @@ interface Partial {
   locals: Local[];
 }
 
-/** Adds the frames counted in the local's current run to its SrcMac. */
-function flushRun(e: Local): void {
-  const s = e.run;
-  if (s === null || e.runFrames === 0) return;
-  s.frames += e.runFrames;
-  s.span.n += e.runFrames;
-  s.span.lastFrame = e.runLastFrame;
-  s.span.lastSec = e.runLastSec;
-  s.span.lastNs = e.runLastNs;
-  e.runFrames = 0;
+/**
+ * Columns of a local address's row. Times and frames of a span: first and last, as Span holds
+ * them. The run: consecutive frames from one MAC, counted here and added to that MAC's row when
+ * another MAC appears (or at the end), so that the common frame touches only this row.
+ */
+const enum A {
+  VLAN = 0,
+  IP = 1,
+  /** The MAC the last ARP claim named, and the first one (arpMacs[0]). */
+  ARP_MAC = 2,
+  FIRST_ARP_MAC = 3,
+  /** Row of the first source MAC (-1: none yet); the others follow through M.NEXT. */
+  FIRST_SRC = 4,
+  /** Row of the run's source MAC (-1: no run), its MAC, frames, last frame and time. */
+  RUN_SRC = 5,
+  RUN_MAC = 6,
+  RUN_FRAMES = 7,
+  RUN_LAST_FRAME = 8,
+  RUN_LAST_SEC = 9,
+  RUN_LAST_NS = 10,
+  /** Frames the run's MAC sample still takes (frames arrive in order: the first ones are the lowest). */
+  RUN_SAMPLE_ROOM = 11,
+  MISMATCHED = 12,
+  MISMATCH_FIRST_SEC = 13,
+  MISMATCH_FIRST_NS = 14,
+  MISMATCH_FIRST_FRAME = 15,
+  MISMATCH_LAST_SEC = 16,
+  MISMATCH_LAST_NS = 17,
+  MISMATCH_LAST_FRAME = 18,
+  WIDTH = 19,
 }
 
+/** Columns of a source MAC's row, then PER_MAC_SAMPLE sampled frames of S.WIDTH columns. */
+const enum M {
+  LOCAL = 0,
+  MAC = 1,
+  FRAMES = 2,
+  MISMATCHED = 3,
+  /** Next source MAC of the same address (-1: last). */
+  NEXT = 4,
+  FIRST_SEC = 5,
+  FIRST_NS = 6,
+  FIRST_FRAME = 7,
+  LAST_SEC = 8,
+  LAST_NS = 9,
+  LAST_FRAME = 10,
+  SAMPLED = 11,
+  SAMPLE = 12,
+  WIDTH = SAMPLE + PER_MAC_SAMPLE * 5,
+}
+
+/** Columns of a sampled frame: what frameItem(f, 'IPv4', true) would hold besides the MAC and address. */
+const enum S {
+  FRAME = 0,
+  TS_SEC = 1,
+  TS_NS = 2,
+  /** The destination MAC; -1 when the link has none (Linux cooked capture), -2 when no MAC at all. */
+  DST_MAC = 3,
+  DST_IP = 4,
+  WIDTH = 5,
+}
+
+/**
+ * Per local address (one that ARP announced) and per source MAC of it, a row of numbers: a LAN
+ * of thousands of hosts costs a few hundred bytes each, and no object survives per address on
+ * the reader thread (objects kept per address made V8 grow that thread's young generation to its
+ * 32 MB maximum). Objects are built only for the addresses that `partial` reports.
+ */
 class MultipleMacsLink implements LinkDetector {
   readonly interest = FrameClass.ARP | FrameClass.IPV4;
-  private readonly locals = new Map<number, Local>();
+  /** Address key (VLAN scope + IP) -> row of `addrs`. */
+  private readonly locals = new Map<number, number>();
+  private readonly addrs = new F64Rows(A.WIDTH);
+  private readonly macs = new F64Rows(M.WIDTH);
+  /** ARP MACs after the first, per row (rare: an address that moved). */
+  private readonly moreArpMacs = new Map<number, number[]>();
+  /** The first mismatching frames, per row (rare). */
+  private readonly mismatchSamples = new Map<number, EvidenceSample>();
   /**
-   * Direct-mapped by a 16-bit hash of the address: the one local address in that bucket, or
-   * COLLIDED when several share it (then the Map decides). Most IPv4 frames are settled by one
-   * array load, without building the numeric key or hashing it in a Map.
+   * Direct-mapped by a 16-bit hash of the address: its row + 1, or -1 when several local
+   * addresses share the bucket (then the Map decides). Most IPv4 frames are settled by one array
+   * load, without building the numeric key or hashing it in a Map.
    */
-  private readonly bucket: Array<Local | typeof COLLIDED | undefined> = new Array(65536).fill(undefined);
+  private readonly bucket = new Int32Array(65536);
   /** One bit per bucket (8 KB, stays in the L1 cache): frames from remote addresses stop here. */
   private readonly used = new Int32Array(2048);
 
@@ -93,77 +146,216 @@ class MultipleMacsLink implements LinkDetector {
     const ip = f.ipSrc;
     const h = (ip ^ (ip >>> 16)) & 0xffff;
     if ((this.used[h >>> 5]! & (1 << (h & 31))) === 0) return;
-    const b = this.bucket[h];
-    if (b === undefined) return;
-    let e: Local | undefined;
-    if (b !== COLLIDED) {
-      if (b.ip !== ip || b.vlan !== vlanScope(f)) return;
-      e = b;
+    const b = this.bucket[h]!;
+    if (b === 0) return;
+    let e: number;
+    if (b > 0) {
+      e = b - 1;
+      const d = this.addrs.data;
+      if (d[e * A.WIDTH + A.IP] !== ip || d[e * A.WIDTH + A.VLAN] !== vlanScope(f)) return;
     } else {
-      e = this.locals.get(scopeIpKey(vlanScope(f), ip));
-      if (e === undefined) return;
+      const r = this.locals.get(scopeIpKey(vlanScope(f), ip));
+      if (r === undefined) return;
+      e = r;
     }
+    const d = this.addrs.data;
+    const at = e * A.WIDTH;
     const mac = f.srcMac;
-    if (mac === e.runMac && e.runSampleRoom === 0) {
-      e.runFrames++;
-      e.runLastFrame = f.frameNo;
-      e.runLastSec = f.tsSec;
-      e.runLastNs = f.tsNs;
+    if (mac === d[at + A.RUN_MAC] && d[at + A.RUN_SAMPLE_ROOM] === 0) {
+      d[at + A.RUN_FRAMES]++;
+      d[at + A.RUN_LAST_FRAME] = f.frameNo;
+      d[at + A.RUN_LAST_SEC] = f.tsSec;
+      d[at + A.RUN_LAST_NS] = f.tsNs;
     } else this.startOrSample(e, mac, f);
-    if (mac !== e.arpMac) {
-      e.run!.mismatched++;
-      e.mismatched++;
-      e.mismatchSpan.add(f);
-      sampleFrame(e.mismatchSample, f, 'mismatch', true);
-    }
+    if (mac !== d[at + A.ARP_MAC]) this.mismatch(e, f);
   }
 
   /** A frame that starts a run (another MAC than the last one) or that the run's sample keeps. */
-  private startOrSample(e: Local, mac: number, f: Frame): void {
-    if (mac !== e.runMac || e.run === null) {
-      flushRun(e);
-      let s: SrcMac | null = null;
-      for (const x of e.srcs) if (x.mac === mac) s = x;
-      if (s === null) {
-        s = { mac, frames: 0, mismatched: 0, span: new Span(), sample: new EvidenceSample(PER_MAC_SAMPLE) };
-        e.srcs.push(s);
+  private startOrSample(e: number, mac: number, f: Frame): void {
+    const d = this.addrs.data;
+    const at = e * A.WIDTH;
+    if (mac !== d[at + A.RUN_MAC] || d[at + A.RUN_SRC] < 0) {
+      this.flushRun(e);
+      let s = -1;
+      let last = -1;
+      const m = this.macs.data;
+      for (let x = d[at + A.FIRST_SRC]!; x >= 0; x = m[x * M.WIDTH + M.NEXT]!) {
+        if (m[x * M.WIDTH + M.MAC] === mac) s = x;
+        last = x;
       }
-      e.run = s;
-      e.runMac = mac;
+      if (s < 0) s = this.addSrc(e, mac, last);
+      d[at + A.RUN_SRC] = s;
+      d[at + A.RUN_MAC] = mac;
     }
-    const s = e.run;
+    const m = this.macs.data;
+    const sb = d[at + A.RUN_SRC]! * M.WIDTH;
     // Counted directly (not in the run): the span's first frame is set here.
-    s.frames++;
-    s.span.add(f);
-    sampleFrame(s.sample, f, 'IPv4', true, false, PER_MAC_SAMPLE);
-    e.runSampleRoom = Math.max(0, PER_MAC_SAMPLE - s.sample.items.length);
+    if (m[sb + M.FRAMES] === 0) {
+      m[sb + M.FIRST_SEC] = f.tsSec;
+      m[sb + M.FIRST_NS] = f.tsNs;
+      m[sb + M.FIRST_FRAME] = f.frameNo;
+    }
+    m[sb + M.FRAMES]++;
+    m[sb + M.LAST_SEC] = f.tsSec;
+    m[sb + M.LAST_NS] = f.tsNs;
+    m[sb + M.LAST_FRAME] = f.frameNo;
+    const sampled = m[sb + M.SAMPLED]!;
+    if (sampled < PER_MAC_SAMPLE) {
+      const it = sb + M.SAMPLE + sampled * S.WIDTH;
+      m[it + S.FRAME] = f.frameNo;
+      m[it + S.TS_SEC] = f.tsSec;
+      m[it + S.TS_NS] = f.tsNs;
+      m[it + S.DST_MAC] = (f.layers & Layer.ETHERNET) !== 0 ? f.dstMac : (f.layers & Layer.SLL) !== 0 ? -1 : -2;
+      m[it + S.DST_IP] = f.ipDst;
+      m[sb + M.SAMPLED] = sampled + 1;
+    }
+    d[at + A.RUN_SAMPLE_ROOM] = Math.max(0, PER_MAC_SAMPLE - m[sb + M.SAMPLED]!);
+  }
+
+  /** A frame from a MAC other than the one ARP binds the address to. */
+  private mismatch(e: number, f: Frame): void {
+    const d = this.addrs.data;
+    const at = e * A.WIDTH;
+    this.macs.data[d[at + A.RUN_SRC]! * M.WIDTH + M.MISMATCHED]++;
+    if (d[at + A.MISMATCHED] === 0) {
+      d[at + A.MISMATCH_FIRST_SEC] = f.tsSec;
+      d[at + A.MISMATCH_FIRST_NS] = f.tsNs;
+      d[at + A.MISMATCH_FIRST_FRAME] = f.frameNo;
+    }
+    d[at + A.MISMATCHED]++;
+    d[at + A.MISMATCH_LAST_SEC] = f.tsSec;
+    d[at + A.MISMATCH_LAST_NS] = f.tsNs;
+    d[at + A.MISMATCH_LAST_FRAME] = f.frameNo;
+    // Frames arrive in order: once the sample is full, it keeps no later one.
+    if (d[at + A.MISMATCHED]! <= EVIDENCE_SAMPLE) {
+      let s = this.mismatchSamples.get(e);
+      if (s === undefined) this.mismatchSamples.set(e, (s = new EvidenceSample()));
+      sampleFrame(s, f, 'mismatch', true);
+    }
+  }
+
+  /** Appends a source MAC row for address row `e`, after row `last` (-1: the first). */
+  private addSrc(e: number, mac: number, last: number): number {
+    const sb = this.macs.append();
+    const m = this.macs.data;
+    m[sb + M.LOCAL] = e;
+    m[sb + M.MAC] = mac;
+    m[sb + M.NEXT] = -1;
+    const s = sb / M.WIDTH;
+    if (last < 0) this.addrs.data[e * A.WIDTH + A.FIRST_SRC] = s;
+    else m[last * M.WIDTH + M.NEXT] = s;
+    return s;
+  }
+
+  /** Adds the frames counted in the address's current run to its MAC's row. */
+  private flushRun(e: number): void {
+    const d = this.addrs.data;
+    const at = e * A.WIDTH;
+    const s = d[at + A.RUN_SRC]!;
+    const n = d[at + A.RUN_FRAMES]!;
+    if (s < 0 || n === 0) return;
+    const m = this.macs.data;
+    const sb = s * M.WIDTH;
+    m[sb + M.FRAMES] += n;
+    m[sb + M.LAST_FRAME] = d[at + A.RUN_LAST_FRAME]!;
+    m[sb + M.LAST_SEC] = d[at + A.RUN_LAST_SEC]!;
+    m[sb + M.LAST_NS] = d[at + A.RUN_LAST_NS]!;
+    d[at + A.RUN_FRAMES] = 0;
   }
 
   private learn(f: Frame): void {
     const ip = f.arpSenderIp;
     const mac = f.arpSenderMac;
     if (ip === 0 || mac === 0 || (f.arpOp !== ArpOp.REQUEST && f.arpOp !== ArpOp.REPLY)) return;
-    const key = scopeIpKey(vlanScope(f), ip);
+    const vlan = vlanScope(f);
+    const key = scopeIpKey(vlan, ip);
     const e = this.locals.get(key);
     if (e !== undefined) {
-      if (e.arpMac !== mac) {
-        e.arpMac = mac;
-        if (e.arpMacs.length < 8 && !e.arpMacs.includes(mac)) e.arpMacs.push(mac);
+      const d = this.addrs.data;
+      if (d[e * A.WIDTH + A.ARP_MAC] !== mac) {
+        d[e * A.WIDTH + A.ARP_MAC] = mac;
+        const more = this.moreArpMacs.get(e) ?? [];
+        if (1 + more.length < MAX_ARP_MACS && d[e * A.WIDTH + A.FIRST_ARP_MAC] !== mac && !more.includes(mac)) {
+          more.push(mac);
+          this.moreArpMacs.set(e, more);
+        }
       }
       return;
     }
     if (this.locals.size >= this.maxIps) return;
-    const local: Local = { key, vlan: vlanScope(f), ip, arpMac: mac, arpMacs: [mac], srcs: [], run: null, runMac: -1, runFrames: 0, runLastFrame: 0, runLastSec: 0, runLastNs: 0, runSampleRoom: 0, mismatched: 0, mismatchSpan: new Span(), mismatchSample: new EvidenceSample() };
-    this.locals.set(key, local);
+    const at = this.addrs.append();
+    const row = at / A.WIDTH;
+    const d = this.addrs.data;
+    d[at + A.VLAN] = vlan;
+    d[at + A.IP] = ip;
+    d[at + A.ARP_MAC] = mac;
+    d[at + A.FIRST_ARP_MAC] = mac;
+    d[at + A.FIRST_SRC] = -1;
+    d[at + A.RUN_SRC] = -1;
+    d[at + A.RUN_MAC] = -1;
+    this.locals.set(key, row);
     const h = (ip ^ (ip >>> 16)) & 0xffff;
-    this.bucket[h] = this.bucket[h] === undefined ? local : COLLIDED;
+    this.bucket[h] = this.bucket[h] === 0 ? row + 1 : -1;
     this.used[h >>> 5]! |= 1 << (h & 31);
   }
 
   partial(): Partial {
-    for (const e of this.locals.values()) flushRun(e);
-    return { locals: [...this.locals.values()].filter((e) => e.srcs.length >= 2 && e.mismatched > 0) };
+    const locals: Local[] = [];
+    for (const [key, e] of this.locals) {
+      this.flushRun(e);
+      const d = this.addrs.data;
+      const at = e * A.WIDTH;
+      const m = this.macs.data;
+      const first = d[at + A.FIRST_SRC]!;
+      if (d[at + A.MISMATCHED] === 0 || first < 0 || m[first * M.WIDTH + M.NEXT]! < 0) continue;
+      const ip = d[at + A.IP]!;
+      const srcs: SrcMac[] = [];
+      for (let x = first; x >= 0; x = m[x * M.WIDTH + M.NEXT]!) srcs.push(this.srcMac(x, ip));
+      locals.push({
+        key,
+        vlan: d[at + A.VLAN]!,
+        ip,
+        arpMacs: [d[at + A.FIRST_ARP_MAC]!, ...(this.moreArpMacs.get(e) ?? [])],
+        srcs,
+        mismatched: d[at + A.MISMATCHED]!,
+        mismatchSpan: spanOf(d, at + A.MISMATCH_FIRST_SEC, d[at + A.MISMATCHED]!),
+        mismatchSample: this.mismatchSamples.get(e)!,
+      });
+    }
+    return { locals };
   }
+
+  /** The reduce's view of source MAC row `x` of address `ip`. */
+  private srcMac(x: number, ip: number): SrcMac {
+    const m = this.macs.data;
+    const sb = x * M.WIDTH;
+    const mac = m[sb + M.MAC]!;
+    const sample = new EvidenceSample(PER_MAC_SAMPLE);
+    for (let i = 0; i < m[sb + M.SAMPLED]!; i++) {
+      const it = sb + M.SAMPLE + i * S.WIDTH;
+      const item: EvidenceItem = { frame: m[it + S.FRAME]!, tsSec: m[it + S.TS_SEC]!, tsNs: m[it + S.TS_NS]!, what: 'IPv4' };
+      const dstMac = m[it + S.DST_MAC]!;
+      if (dstMac !== -2) item.srcMac = mac;
+      if (dstMac >= 0) item.dstMac = dstMac;
+      item.srcIp = ip;
+      item.dstIp = m[it + S.DST_IP]!;
+      sample.items.push(item);
+    }
+    return { mac, frames: m[sb + M.FRAMES]!, mismatched: m[sb + M.MISMATCHED]!, span: spanOf(m, sb + M.FIRST_SEC, m[sb + M.FRAMES]!), sample };
+  }
+}
+
+/** A Span from `n` and six numbers at `at`: first second, ns, frame, last second, ns, frame. */
+function spanOf(d: Float64Array, at: number, n: number): Span {
+  const s = new Span();
+  s.n = n;
+  s.firstSec = d[at]!;
+  s.firstNs = d[at + 1]!;
+  s.firstFrame = d[at + 2]!;
+  s.lastSec = d[at + 3]!;
+  s.lastNs = d[at + 4]!;
+  s.lastFrame = d[at + 5]!;
+  return s;
 }
 
 export const ipMultipleMacsDetector: Detector = {

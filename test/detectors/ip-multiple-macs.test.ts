@@ -1,4 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { Frame, Layer } from '../../src/decode/frame.js';
+import type { EvidenceItem } from '../../src/detectors/finding.js';
+import { ipMultipleMacsDetector } from '../../src/detectors/ip-multiple-macs.js';
+import { newEventCounters } from '../../src/events.js';
 import { CaptureBuilder } from '../helpers/capture-builder.js';
 import { failover } from './failover.js';
 import { findingsOf, frames } from './helpers.js';
@@ -62,6 +67,69 @@ describe('ip.multiple_macs', () => {
     expect(await findingsOf(failover().b, ID)).toEqual([]);
   });
 
+  it('keeps, per address and MAC, what a plain per-frame model of the rule keeps (random ARP and IPv4 sequences)', () => {
+    // Frames as the decoder leaves them: only the fields the detector reads are set.
+    type Ev = { arp: boolean; op: number; vlan: number; ip: number; mac: number; link: number; dstMac: number; dstIp: number };
+    const MAC0 = 0x020000000000; // above 2^32: MACs are doubles
+    // Few addresses and MACs, ARP now and then: long runs from one MAC, and many mismatches.
+    const evArb = fc.record({
+      arp: fc.integer({ min: 0, max: 5 }).map((k) => k === 0),
+      op: fc.constantFrom(1, 2, 2, 3),
+      vlan: fc.constantFrom(0, 0, 0, 7),
+      ip: fc.constantFrom(0, 0xc0000201, 0xc0000201, 0xc0000202, 0xc0010201),
+      mac: fc.constantFrom(0, 1, 1, 1, 2, 3).map((k) => (k === 0 ? 0 : MAC0 + k)),
+      link: fc.constantFrom(0, 0, 0, 1, 2), // Ethernet, Linux cooked, raw IP
+      dstMac: fc.constantFrom(MAC0 + 9, 0xffffffffffff),
+      dstIp: fc.constantFrom(0xc0000209, 0x08080808),
+    });
+    fc.assert(
+      fc.property(fc.array(evArb, { maxLength: 300, size: 'max' }), fc.integer({ min: 1, max: 4 }), (evs, maxIps) => {
+        const link = ipMultipleMacsDetector.createLink!({ 'arp-max-ips': maxIps });
+        const model = new Map<number, ModelLocal>();
+        evs.forEach((ev, i) => {
+          const f = frameOf(ev, i);
+          link.onFrame(f);
+          modelFrame(model, ev, f, maxIps);
+        });
+        const got = (link.partial() as { locals: Array<Record<string, any>> }).locals.map((e) => ({
+          key: e.key,
+          vlan: e.vlan,
+          ip: e.ip,
+          arpMacs: e.arpMacs,
+          mismatched: e.mismatched,
+          mismatchSpan: { ...e.mismatchSpan },
+          mismatchItems: e.mismatchSample.items,
+          srcs: e.srcs.map((s: Record<string, any>) => ({ mac: s.mac, frames: s.frames, mismatched: s.mismatched, span: { ...s.span }, items: s.sample.items })),
+        }));
+        const want = [...model.values()].filter((e) => e.srcs.length >= 2 && e.mismatched > 0).map(({ arpMac: _a, ...e }) => e);
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 300, seed: 20261121 },
+    );
+
+    function frameOf(ev: Ev, i: number): Frame {
+      const f = new Frame(newEventCounters());
+      f.frameNo = i + 1;
+      f.tsSec = 1_700_000_000 + i;
+      f.tsNs = (i * 7919) % 1e9;
+      f.layers = [Layer.ETHERNET, Layer.SLL, Layer.RAW_IP][ev.link]! | (ev.arp ? Layer.ARP : Layer.IPV4);
+      f.vlanDepth = ev.vlan === 0 ? 0 : 1;
+      f.vlan0 = ev.vlan;
+      f.srcMac = ev.link === 2 ? 0 : ev.mac;
+      f.dstMac = ev.link === 0 ? ev.dstMac : 0;
+      if (ev.arp) {
+        f.arpOp = ev.op;
+        f.arpSenderIp = ev.ip;
+        f.arpSenderMac = ev.mac;
+        f.arpTargetIp = ev.dstIp;
+      } else {
+        f.ipSrc = ev.ip;
+        f.ipDst = ev.dstIp;
+      }
+      return f;
+    }
+  });
+
   it('reports only from ip-multiple-macs-min-frames mismatched frames', async () => {
     const { b } = forgedRsts(2);
     expect(await findingsOf(b, ID, { 'ip-multiple-macs-min-frames': 3 })).toEqual([]);
@@ -69,3 +137,72 @@ describe('ip.multiple_macs', () => {
     expect(f!.count).toBe(3);
   });
 });
+
+/** The model: what the detector keeps per ARP-announced address, frame by frame, with no shortcut. */
+interface ModelSpan {
+  n: number;
+  firstSec: number;
+  firstNs: number;
+  firstFrame: number;
+  lastSec: number;
+  lastNs: number;
+  lastFrame: number;
+}
+interface ModelLocal {
+  key: number;
+  vlan: number;
+  ip: number;
+  arpMac: number;
+  arpMacs: number[];
+  mismatched: number;
+  mismatchSpan: ModelSpan;
+  mismatchItems: EvidenceItem[];
+  srcs: Array<{ mac: number; frames: number; mismatched: number; span: ModelSpan; items: EvidenceItem[] }>;
+}
+
+function newSpan(): ModelSpan {
+  return { n: 0, firstSec: 0, firstNs: 0, firstFrame: 0, lastSec: 0, lastNs: 0, lastFrame: 0 };
+}
+
+function addToSpan(s: ModelSpan, f: Frame): void {
+  if (s.n === 0) Object.assign(s, { firstSec: f.tsSec, firstNs: f.tsNs, firstFrame: f.frameNo });
+  s.n++;
+  Object.assign(s, { lastSec: f.tsSec, lastNs: f.tsNs, lastFrame: f.frameNo });
+}
+
+/** The evidence item of an IPv4 frame: its MACs as the link records them, and its addresses. */
+function ipItem(f: Frame, what: string): EvidenceItem {
+  const it: EvidenceItem = { frame: f.frameNo, tsSec: f.tsSec, tsNs: f.tsNs, what };
+  if ((f.layers & Layer.ETHERNET) !== 0) Object.assign(it, { srcMac: f.srcMac, dstMac: f.dstMac });
+  else if ((f.layers & Layer.SLL) !== 0) it.srcMac = f.srcMac;
+  return Object.assign(it, { srcIp: f.ipSrc, dstIp: f.ipDst });
+}
+
+function modelFrame(model: Map<number, ModelLocal>, ev: { arp: boolean; op: number; vlan: number; ip: number; mac: number }, f: Frame, maxIps: number): void {
+  const key = ev.vlan * 2 ** 32 + ev.ip;
+  if (ev.arp) {
+    if (ev.ip === 0 || ev.mac === 0 || (ev.op !== 1 && ev.op !== 2)) return;
+    const e = model.get(key);
+    if (e) {
+      // The MAC ARP names now; the list keeps the first eight distinct ones.
+      if (e.arpMac !== ev.mac && e.arpMacs.length < 8 && !e.arpMacs.includes(ev.mac)) e.arpMacs.push(ev.mac);
+      e.arpMac = ev.mac;
+    } else if (model.size < maxIps) {
+      model.set(key, { key, vlan: ev.vlan, ip: ev.ip, arpMac: ev.mac, arpMacs: [ev.mac], mismatched: 0, mismatchSpan: newSpan(), mismatchItems: [], srcs: [] });
+    }
+    return;
+  }
+  const e = model.get(key);
+  if (!e) return;
+  let s = e.srcs.find((x) => x.mac === f.srcMac);
+  if (!s) e.srcs.push((s = { mac: f.srcMac, frames: 0, mismatched: 0, span: newSpan(), items: [] }));
+  s.frames++;
+  addToSpan(s.span, f);
+  if (s.items.length < 3) s.items.push(ipItem(f, 'IPv4'));
+  if (f.srcMac !== e.arpMac) {
+    s.mismatched++;
+    e.mismatched++;
+    addToSpan(e.mismatchSpan, f);
+    if (e.mismatchItems.length < 8) e.mismatchItems.push(ipItem(f, 'mismatch'));
+  }
+}
