@@ -15,10 +15,11 @@
  * owner answering again after such a takeover (split brain) is a conflict.
  */
 import { ArpOp, isGratuitousArp } from '../decode/arp.js';
-import type { Frame } from '../decode/frame.js';
+import { Layer, type Frame } from '../decode/frame.js';
 import { formatDuration, formatIpv4, formatMac } from '../report/format.js';
 import { EvidenceSample, type EvidenceItem } from './finding.js';
 import { frameItem, scopeIpKey, skipItem, Span, vlanScope, wouldKeep } from './link-util.js';
+import { F64Rows } from './rows.js';
 import { FrameClass, type LinkDetector, type OptionValues } from './types.js';
 
 export const OPT_WINDOW = 'arp-duplicate-window';
@@ -125,12 +126,13 @@ export class ArpBinding {
     readonly vlan: number,
     readonly ip: number,
     first: MacHold,
-    f: Frame,
+    sinceSec: number,
+    sinceNs: number,
   ) {
     this.holds.push(first);
     this.cur = first;
-    this.sinceSec = f.tsSec;
-    this.sinceNs = f.tsNs;
+    this.sinceSec = sinceSec;
+    this.sinceNs = sinceNs;
   }
 
   hold(mac: number): MacHold | undefined {
@@ -142,6 +144,17 @@ export class ArpBinding {
   heldSeconds(h: MacHold, endSec: number, endNs: number): number {
     return h === this.cur ? h.heldSeconds + Math.max(0, endSec - this.sinceSec + (endNs - this.sinceNs) / 1e9) : h.heldSeconds;
   }
+}
+
+/** Sets `span` from seven numbers at `at`: count, first second, ns, frame, last second, ns, frame. */
+function spanInto(span: Span, d: Float64Array, at: number): void {
+  span.n = d[at]!;
+  span.firstSec = d[at + 1]!;
+  span.firstNs = d[at + 2]!;
+  span.firstFrame = d[at + 3]!;
+  span.lastSec = d[at + 4]!;
+  span.lastNs = d[at + 5]!;
+  span.lastFrame = d[at + 6]!;
 }
 
 function claimItem(f: Frame, what: string): ClaimItem {
@@ -164,9 +177,58 @@ function addClaim(s: EvidenceSample, f: Frame, what: string, limit: number): Cla
   return it;
 }
 
-/** The ARP binding table of one detector. */
+/**
+ * Columns of a quiet binding's row: an address that one MAC claimed and nothing else happened to
+ * (no change of MAC, no probe answered). Its binding and its one hold share the span (every claim
+ * is the MAC's), and the hold's first HOLD_SAMPLE claims follow, Q.WIDTH columns each.
+ */
+const enum R {
+  VLAN = 0,
+  IP = 1,
+  MAC = 2,
+  CLAIMS = 3,
+  GRATUITOUS = 4,
+  /** Span: claims, first second, ns, frame, last second, ns, frame (the order spanInto reads). */
+  SPAN = 5,
+  LAST_REQUEST = 12,
+  LAST_REQUEST_SEC = 13,
+  LAST_REQUEST_NS = 14,
+  LAST_REPLY_REQUEST = 15,
+  LAST_REPLY_MAC = 16,
+  LAST_REPLY_TARGET = 17,
+  SAMPLED = 18,
+  SAMPLE = 19,
+  WIDTH = SAMPLE + HOLD_SAMPLE * 9,
+}
+
+/** Columns of a sampled claim: what claimItem keeps besides the sender (the row's IP and MAC). */
+const enum Q {
+  FRAME = 0,
+  TS_SEC = 1,
+  TS_NS = 2,
+  /** Frame MACs: 0 Ethernet (both), 1 Linux cooked (source only), 2 none. */
+  LINK = 3,
+  SRC_MAC = 4,
+  DST_MAC = 5,
+  TARGET_IP = 6,
+  OP = 7,
+  GRATUITOUS = 8,
+  WIDTH = 9,
+}
+
+/**
+ * The ARP binding table of one detector. Most addresses are claimed by one MAC and never change:
+ * each such quiet binding is a row of numbers (about 400 bytes), and becomes an ArpBinding object
+ * when something happens to it (another MAC claims it, or it answers a probe). Objects kept per
+ * address made V8 grow the reader thread's young generation to its 32 MB maximum, and cost three
+ * times the memory.
+ */
 export class ArpTable {
+  /** Bindings something happened to (the only ones the detectors may report). */
   readonly bindings = new Map<number, ArpBinding>();
+  /** Quiet bindings: address key -> row of `quiet`. */
+  private readonly quietRows = new Map<number, number>();
+  private readonly quiet = new F64Rows(R.WIDTH);
   /** Claims for addresses beyond `maxIps`, not tracked. */
   ignoredClaims = 0;
   private requests = 0;
@@ -176,7 +238,14 @@ export class ArpTable {
   constructor(
     private readonly window: number,
     private readonly maxIps: number,
+    /** False: every binding is an object from its first claim (the reference the tests compare the rows with). */
+    private readonly quietRowsOn = true,
   ) {}
+
+  /** Addresses bound. */
+  get size(): number {
+    return this.bindings.size + this.quietRows.size;
+  }
 
   /** Feeds one ARP frame (again: ignored). */
   onArp(f: Frame): void {
@@ -187,11 +256,20 @@ export class ArpTable {
     const sip = f.arpSenderIp;
     const gratuitous = sip !== 0 && sip === f.arpTargetIp;
     if (op === ArpOp.REQUEST && !gratuitous && f.arpTargetIp !== 0) {
-      const t = this.bindings.get(scopeIpKey(vlan, f.arpTargetIp));
-      if (t !== undefined) {
-        t.lastRequest = ++this.requests;
-        t.lastRequestSec = f.tsSec;
-        t.lastRequestNs = f.tsNs;
+      const tk = scopeIpKey(vlan, f.arpTargetIp);
+      const r = this.quietRows.get(tk);
+      if (r !== undefined) {
+        const d = this.quiet.data;
+        d[r * R.WIDTH + R.LAST_REQUEST] = ++this.requests;
+        d[r * R.WIDTH + R.LAST_REQUEST_SEC] = f.tsSec;
+        d[r * R.WIDTH + R.LAST_REQUEST_NS] = f.tsNs;
+      } else {
+        const t = this.bindings.get(tk);
+        if (t !== undefined) {
+          t.lastRequest = ++this.requests;
+          t.lastRequestSec = f.tsSec;
+          t.lastRequestNs = f.tsNs;
+        }
       }
     }
     const mac = f.arpSenderMac;
@@ -199,13 +277,29 @@ export class ArpTable {
     const key = scopeIpKey(vlan, sip);
     let b = this.bindings.get(key);
     if (b === undefined) {
-      if (this.bindings.size >= this.maxIps) {
-        this.ignoredClaims++;
+      let r = this.quietRows.get(key);
+      if (r === undefined) {
+        if (this.size >= this.maxIps) {
+          this.ignoredClaims++;
+          return;
+        }
+        r = this.quiet.append() / R.WIDTH;
+        const d = this.quiet.data;
+        d[r * R.WIDTH + R.VLAN] = vlan;
+        d[r * R.WIDTH + R.IP] = sip;
+        d[r * R.WIDTH + R.MAC] = mac;
+        d[r * R.WIDTH + R.LAST_REPLY_REQUEST] = -1;
+        d[r * R.WIDTH + R.LAST_REPLY_MAC] = -1;
+        d[r * R.WIDTH + R.LAST_REPLY_TARGET] = -1;
+        this.quietRows.set(key, r);
+      }
+      // The same MAC again, and no probe to answer: the binding stays quiet.
+      const probeAnswer = op === ArpOp.REPLY && !gratuitous && f.arpTargetIp === 0;
+      if (this.quietRowsOn && this.quiet.data[r * R.WIDTH + R.MAC] === mac && !probeAnswer) {
+        this.quietClaim(r, f, gratuitous);
         return;
       }
-      const h = new MacHold(mac);
-      b = new ArpBinding(key, vlan, sip, h, f);
-      this.bindings.set(key, b);
+      b = this.wake(key, r, f);
     }
     b.span.add(f);
 
@@ -287,6 +381,91 @@ export class ArpTable {
         b.lastReplyTarget = f.arpTargetMac;
       }
     }
+  }
+
+  /**
+   * A claim on quiet binding row `r` by its MAC (the same steps as the object path below: the
+   * binding's and the hold's span, counts, sample, and the reply it may be).
+   */
+  private quietClaim(r: number, f: Frame, gratuitous: boolean): void {
+    const d = this.quiet.data;
+    const at = r * R.WIDTH;
+    const n = d[at + R.SPAN]!;
+    if (n === 0) {
+      d[at + R.SPAN + 1] = f.tsSec;
+      d[at + R.SPAN + 2] = f.tsNs;
+      d[at + R.SPAN + 3] = f.frameNo;
+    }
+    d[at + R.SPAN] = n + 1;
+    d[at + R.SPAN + 4] = f.tsSec;
+    d[at + R.SPAN + 5] = f.tsNs;
+    d[at + R.SPAN + 6] = f.frameNo;
+    d[at + R.CLAIMS]++;
+    if (gratuitous) d[at + R.GRATUITOUS]++;
+    // Frames arrive in order: the first claims are the lowest frames a sample keeps.
+    const k = d[at + R.SAMPLED]!;
+    if (k < HOLD_SAMPLE) {
+      const q = at + R.SAMPLE + k * Q.WIDTH;
+      d[q + Q.FRAME] = f.frameNo;
+      d[q + Q.TS_SEC] = f.tsSec;
+      d[q + Q.TS_NS] = f.tsNs;
+      d[q + Q.LINK] = (f.layers & Layer.ETHERNET) !== 0 ? 0 : (f.layers & Layer.SLL) !== 0 ? 1 : 2;
+      d[q + Q.SRC_MAC] = f.srcMac;
+      d[q + Q.DST_MAC] = f.dstMac;
+      d[q + Q.TARGET_IP] = f.arpTargetIp;
+      d[q + Q.OP] = f.arpOp;
+      d[q + Q.GRATUITOUS] = gratuitous ? 1 : 0;
+      d[at + R.SAMPLED] = k + 1;
+    }
+    // A second answer to one request needs a second MAC: a quiet binding only notes the reply.
+    if (f.arpOp === ArpOp.REPLY && !gratuitous) {
+      d[at + R.LAST_REPLY_REQUEST] = d[at + R.LAST_REQUEST]!;
+      d[at + R.LAST_REPLY_MAC] = f.arpSenderMac;
+      d[at + R.LAST_REPLY_TARGET] = f.arpTargetMac;
+    }
+  }
+
+  /**
+   * Turns quiet binding row `r` into the ArpBinding the object path would have built by now,
+   * before claim `f` (the first one when it answers a probe) goes through that path.
+   */
+  private wake(key: number, r: number, f: Frame): ArpBinding {
+    const d = this.quiet.data;
+    const at = r * R.WIDTH;
+    const mac = d[at + R.MAC]!;
+    const ip = d[at + R.IP]!;
+    const h = new MacHold(mac);
+    h.claims = d[at + R.CLAIMS]!;
+    h.gratuitous = d[at + R.GRATUITOUS]!;
+    spanInto(h.span, d, at + R.SPAN);
+    for (let k = 0; k < d[at + R.SAMPLED]!; k++) {
+      const q = at + R.SAMPLE + k * Q.WIDTH;
+      const it = { frame: d[q + Q.FRAME]!, tsSec: d[q + Q.TS_SEC]!, tsNs: d[q + Q.TS_NS]!, what: 'claim' } as ClaimItem;
+      if (d[q + Q.LINK] === 0) {
+        it.srcMac = d[q + Q.SRC_MAC]!;
+        it.dstMac = d[q + Q.DST_MAC]!;
+      } else if (d[q + Q.LINK] === 1) it.srcMac = d[q + Q.SRC_MAC]!;
+      it.srcIp = ip;
+      it.dstIp = d[q + Q.TARGET_IP]!;
+      it.op = d[q + Q.OP]!;
+      it.gratuitous = d[q + Q.GRATUITOUS] === 1;
+      it.senderMac = mac;
+      h.sample.items.push(it);
+    }
+    h.sample.total = h.claims;
+    // Until a change, the binding became what it is at its first claim.
+    const claimed = d[at + R.SPAN]! > 0;
+    const b = new ArpBinding(key, d[at + R.VLAN]!, ip, h, claimed ? d[at + R.SPAN + 1]! : f.tsSec, claimed ? d[at + R.SPAN + 2]! : f.tsNs);
+    spanInto(b.span, d, at + R.SPAN);
+    b.lastRequest = d[at + R.LAST_REQUEST]!;
+    b.lastRequestSec = d[at + R.LAST_REQUEST_SEC]!;
+    b.lastRequestNs = d[at + R.LAST_REQUEST_NS]!;
+    b.lastReplyRequest = d[at + R.LAST_REPLY_REQUEST]!;
+    b.lastReplyMac = d[at + R.LAST_REPLY_MAC]!;
+    b.lastReplyTarget = d[at + R.LAST_REPLY_TARGET]!;
+    this.quietRows.delete(key);
+    this.bindings.set(key, b);
+    return b;
   }
 
   /** Bindings in a stable order (VLAN, then address). */
