@@ -249,9 +249,10 @@ export class FlowTable {
   }
 
   /** Live slots, in storage order (do not let results depend on it). */
-  liveSlots(): number[] {
-    const out: number[] = [];
-    for (let s = 0; s < this.highWater; s++) if (this.u8[s * B.STRIDE + B.USED] === 1) out.push(s);
+  liveSlots(): Int32Array {
+    const out = new Int32Array(this.live);
+    let n = 0;
+    for (let s = 0; s < this.highWater; s++) if (this.u8[s * B.STRIDE + B.USED] === 1) out[n++] = s;
     return out;
   }
 

@@ -281,9 +281,14 @@ export class FlowTracker {
   finish(captureEnd: number): void {
     if (captureEnd > this.now) this.now = captureEnd;
     // Flows still live are reported as they stand; their slots need no clearing, the table is done.
+    // Their slots go in a typed array: a list of a million numbers, and its sorted copy, would
+    // land in the old generation just when the observers' results need the room.
     const live = this.table.liveSlots();
     live.sort((a, b) => this.firstFrame(a) - this.firstFrame(b));
-    for (const s of live) this.finalize(s, this.isDue(s, true) ? EndReason.EXPIRED : EndReason.END_OF_CAPTURE, false);
+    for (let i = 0; i < live.length; i++) {
+      const s = live[i]!;
+      this.finalize(s, this.isDue(s, true) ? EndReason.EXPIRED : EndReason.END_OF_CAPTURE, false);
+    }
     this.flushExport();
   }
 
