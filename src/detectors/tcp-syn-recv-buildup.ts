@@ -17,7 +17,7 @@ import type { FlowTracker } from '../flows/tracker.js';
 import { formatDuration, formatIpv4, formatTimestamp } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
-import { clientEnd, EndpointMap, endpointName, serverEnd, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
+import { EndpointMap, endpointName, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
 import { F64Rows, groupRows, U32Rows } from './rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
@@ -179,7 +179,10 @@ class Observer implements ShardObserver {
     const server = this.serverRow(tr, s);
     const cnt = this.counters.data;
     const row = server * C.WIDTH;
-    const client = clientEnd(tr, s);
+    // Numbers, not an Endpoint object: this runs for every TCP flow that sent a SYN.
+    const clientSide = 1 - serverSide(tr, s);
+    const clientIp = sideIp(tr, s, clientSide);
+    const clientPort = sidePort(tr, s, clientSide);
     // A SYN is unanswered when no answer (SYN+ACK, RST) came before the client's next SYN: the
     // first SYNs of a client that got through on a retransmission were dropped too (Linux counts
     // them in TcpExtTCPReqQFullDrop).
@@ -187,9 +190,9 @@ class Observer implements ShardObserver {
     for (let i = 0; i <= n; i++) {
       const isSyn = i < n && ev.kind[i] === EvKind.SYN && ev.fromOrig[i] === 1;
       const isAnswer = i < n && ev.fromOrig[i] === 0 && (ev.kind[i] === EvKind.SYNACK || ev.kind[i] === EvKind.RST || ev.kind[i] === EvKind.ICMP_ERROR);
-      if (pending >= 0 && (isSyn || i === n)) this.logSyn(server, pending, client.ip, true);
+      if (pending >= 0 && (isSyn || i === n)) this.logSyn(server, pending, clientIp, true);
       if (pending >= 0 && isAnswer) {
-        this.logSyn(server, pending, client.ip, false);
+        this.logSyn(server, pending, clientIp, false);
         pending = -1;
       }
       if (isSyn) pending = i;
@@ -198,14 +201,14 @@ class Observer implements ShardObserver {
     const origPkts = t.f64[s * D.STRIDE + D.PKTS + (t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1)];
     const src = this.sources.append();
     this.sources.data[src] = server;
-    this.sources.data[src + 1] = client.ip;
+    this.sources.data[src + 1] = clientIp;
     this.sources.data[src + 2] = syns * 2 + (origPkts <= syns ? 1 : 0);
 
     if (synAcks === 0) {
       if (!answered) {
         // A real client retransmits its SYN before giving up; a spoofed source sends one.
         if (syns > 1) cnt[row + C.GAVE_UP]++;
-        this.sample(server, Cat.UNANSWERED, firstSyn, client, 0, 0);
+        this.sample(server, Cat.UNANSWERED, firstSyn, clientIp, clientPort, 0, 0);
       }
       return;
     }
@@ -243,7 +246,7 @@ class Observer implements ShardObserver {
     id[iv + I.END_ADD] = endAdd;
     id[iv + I.FRAME] = ev.frame[firstSynAck]!;
     cnt[row + C.HALF_OPEN]++;
-    if (finalAck < 0) this.sample(server, Cat.HALF_OPEN, firstSynAck, client, rst >= 0 ? ev.frame[rst]! : 0, synAcks);
+    if (finalAck < 0) this.sample(server, Cat.HALF_OPEN, firstSynAck, clientIp, clientPort, rst >= 0 ? ev.frame[rst]! : 0, synAcks);
     if (syns > 1 && finalAck >= 0) {
       const delay = start - ev.time(firstSyn);
       cnt[row + C.DELAYED]++;
@@ -251,7 +254,7 @@ class Observer implements ShardObserver {
       const at = server * L.WIDTH;
       dl[at + L.SUM] += delay;
       dl[at + L.MAX] = Math.max(dl[at + L.MAX]!, delay);
-      this.sample(server, Cat.LATE, firstSyn, client, syns, delay);
+      this.sample(server, Cat.LATE, firstSyn, clientIp, clientPort, syns, delay);
     }
   }
 
@@ -267,12 +270,15 @@ class Observer implements ShardObserver {
 
   /** The server's counter row, added when new. */
   private serverRow(tr: FlowTracker, s: number): number {
-    const e = serverEnd(tr, s);
-    let r = this.servers.get(e.vlan, e.ip, e.port);
+    const side = serverSide(tr, s);
+    const vlan = flowVlan(tr, s);
+    const ip = sideIp(tr, s, side);
+    const port = sidePort(tr, s, side);
+    let r = this.servers.get(vlan, ip, port);
     if (r === undefined) {
       r = this.counters.append() / C.WIDTH;
       this.delays.append();
-      this.servers.set(e.vlan, e.ip, e.port, r);
+      this.servers.set(vlan, ip, port, r);
     }
     return r;
   }
@@ -282,7 +288,7 @@ class Observer implements ShardObserver {
    * with higher frames may stay behind: the reduce keeps the lowest; the log stays a few rows per
    * server and category, since flows end roughly in frame order).
    */
-  private sample(server: number, cat: Cat, i: number, client: Endpoint, a: number, b: number): void {
+  private sample(server: number, cat: Cat, i: number, clientIp: number, clientPort: number, a: number, b: number): void {
     const cnt = this.counters.data;
     const row = server * C.WIDTH;
     const ev = this.ev;
@@ -300,8 +306,8 @@ class Observer implements ShardObserver {
     d[at + S.TS_SEC] = ev.tsSec[i]!;
     d[at + S.TS_NS] = ev.tsNs[i]!;
     d[at + S.MAC] = ev.mac[i]!;
-    d[at + S.CLIENT_IP] = client.ip;
-    d[at + S.CLIENT_PORT] = client.port;
+    d[at + S.CLIENT_IP] = clientIp;
+    d[at + S.CLIENT_PORT] = clientPort;
     d[at + S.A] = a;
     d[at + S.B] = b;
   }
