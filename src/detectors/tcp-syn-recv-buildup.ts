@@ -89,14 +89,20 @@ const enum I {
   WIDTH = 7,
 }
 
-/** Columns of the SYN rows (uint32). */
+/** Columns of the SYN rows (uint32): one row per SYN, and so the SYN count of each source. */
 const enum Y {
   SERVER = 0,
   SEC = 1,
+  /** The TTL, | Y_UNANSWERED, | Y_SYNS_ONLY. */
   TTL_FLAGS = 2,
   CLIENT_IP = 3,
   WIDTH = 4,
 }
+
+/** TTL_FLAGS: no answer came before the client's next SYN. */
+const Y_UNANSWERED = 0x100;
+/** TTL_FLAGS: the flow's client sent nothing but SYNs. */
+const Y_SYNS_ONLY = 0x200;
 
 /** Columns of the evidence rows: the flow's frame, its client, and two numbers per category. */
 const enum S {
@@ -123,10 +129,8 @@ interface Partial {
   delays: Float64Array;
   /** Half-open periods (I.* columns). */
   intervals: Uint32Array;
-  /** [server, second, ttl + 256 if no answer came before the next SYN, client address] per SYN. */
+  /** [server, second, TTL | Y_UNANSWERED | Y_SYNS_ONLY, client address] per SYN. */
   syns: Uint32Array;
-  /** [server, client address, SYNs * 2 + (1 if the client sent nothing but SYNs)] per flow. */
-  sources: Uint32Array;
   /** Evidence candidates (S.* columns). */
   samples: Float64Array;
 }
@@ -139,7 +143,6 @@ class Observer implements ShardObserver {
   // About one row of each per handshake: room for a million, committed as used.
   private readonly intervals = new U32Rows(I.WIDTH, ROWS_RESERVED);
   private readonly syns = new U32Rows(Y.WIDTH, ROWS_RESERVED);
-  private readonly sources = new U32Rows(3, ROWS_RESERVED);
   private readonly samples = new F64Rows(S.WIDTH);
   private readonly ev = new EventScratch();
 
@@ -183,6 +186,9 @@ class Observer implements ShardObserver {
     const clientSide = 1 - serverSide(tr, s);
     const clientIp = sideIp(tr, s, clientSide);
     const clientPort = sidePort(tr, s, clientSide);
+    // A source that only ever sent SYNs never saw a SYN+ACK: spoofed, or unreachable.
+    const origPkts = t.f64[s * D.STRIDE + D.PKTS + (t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1)];
+    const synsOnly = origPkts <= syns;
     // A SYN is unanswered when no answer (SYN+ACK, RST) came before the client's next SYN: the
     // first SYNs of a client that got through on a retransmission were dropped too (Linux counts
     // them in TcpExtTCPReqQFullDrop).
@@ -190,19 +196,13 @@ class Observer implements ShardObserver {
     for (let i = 0; i <= n; i++) {
       const isSyn = i < n && ev.kind[i] === EvKind.SYN && ev.fromOrig[i] === 1;
       const isAnswer = i < n && ev.fromOrig[i] === 0 && (ev.kind[i] === EvKind.SYNACK || ev.kind[i] === EvKind.RST || ev.kind[i] === EvKind.ICMP_ERROR);
-      if (pending >= 0 && (isSyn || i === n)) this.logSyn(server, pending, clientIp, true);
+      if (pending >= 0 && (isSyn || i === n)) this.logSyn(server, pending, clientIp, true, synsOnly);
       if (pending >= 0 && isAnswer) {
-        this.logSyn(server, pending, clientIp, false);
+        this.logSyn(server, pending, clientIp, false, synsOnly);
         pending = -1;
       }
       if (isSyn) pending = i;
     }
-    // A source that only ever sent SYNs never saw a SYN+ACK: spoofed, or unreachable.
-    const origPkts = t.f64[s * D.STRIDE + D.PKTS + (t.u8[s * B.STRIDE + B.Z_ORIG_IS_A] === 1 ? 0 : 1)];
-    const src = this.sources.append();
-    this.sources.data[src] = server;
-    this.sources.data[src + 1] = clientIp;
-    this.sources.data[src + 2] = syns * 2 + (origPkts <= syns ? 1 : 0);
 
     if (synAcks === 0) {
       if (!answered) {
@@ -259,12 +259,12 @@ class Observer implements ShardObserver {
   }
 
   /** Logs SYN i of the loaded events. */
-  private logSyn(server: number, i: number, clientIp: number, unanswered: boolean): void {
+  private logSyn(server: number, i: number, clientIp: number, unanswered: boolean, synsOnly: boolean): void {
     const at = this.syns.append();
     const d = this.syns.data;
     d[at + Y.SERVER] = server;
     d[at + Y.SEC] = this.ev.tsSec[i]!;
-    d[at + Y.TTL_FLAGS] = this.ev.ttl[i]! + (unanswered ? 256 : 0);
+    d[at + Y.TTL_FLAGS] = this.ev.ttl[i]! | (unanswered ? Y_UNANSWERED : 0) | (synsOnly ? Y_SYNS_ONLY : 0);
     d[at + Y.CLIENT_IP] = clientIp;
   }
 
@@ -319,7 +319,6 @@ class Observer implements ShardObserver {
       delays: this.delays.used(),
       intervals: this.intervals.used(),
       syns: this.syns.used(),
-      sources: this.sources.used(),
       samples: this.samples.used(),
     };
   }
@@ -434,7 +433,7 @@ function bump(m: Map<number, number>, k: number, by = 1): void {
 class PartView {
   readonly servers: EndpointMap<number>;
   private intervalsGrouped: Grouped | null = null;
-  private restGrouped: { syns: Grouped; sources: Grouped; samples: Grouped } | null = null;
+  private restGrouped: { syns: Grouped; samples: Grouped } | null = null;
 
   constructor(readonly p: Partial) {
     this.servers = EndpointMap.from(p.servers);
@@ -447,12 +446,11 @@ class PartView {
   }
 
   /** The other rows grouped by server: needed only when a server is reported. */
-  rest(): { syns: Grouped; sources: Grouped; samples: Grouped } {
+  rest(): { syns: Grouped; samples: Grouped } {
     if (!this.restGrouped) {
       const keys = this.keys();
       this.restGrouped = {
         syns: groupRows(this.p.syns, Y.WIDTH, Y.SERVER, keys),
-        sources: groupRows(this.p.sources, 3, 0, keys),
         samples: groupRows(this.p.samples, S.WIDTH, S.SERVER, keys),
       };
     }
@@ -535,16 +533,14 @@ function mergeServer(server: Endpoint, views: readonly PartView[], periods: Half
       bump(agg.synPerSec, sec);
       bump(agg.synTtls, ttlFlags & 0xff);
       synIpTtl.push(ip, ttlFlags & 0xff);
-      if (ttlFlags >= 256) bump(agg.unansweredPerSec, sec);
+      if ((ttlFlags & Y_UNANSWERED) !== 0) bump(agg.unansweredPerSec, sec);
+      // Each SYN row counts one SYN of its source; the source sent only SYNs if every flow of it did.
+      const cur = agg.sources.get(ip);
+      const only = (ttlFlags & Y_SYNS_ONLY) !== 0 ? 1 : 0;
+      agg.sources.set(ip, cur === undefined ? 2 + only : (Math.floor(cur / 2) + 1) * 2 + (cur & only));
       let bySec = agg.synPerSecBySource.get(ip);
       if (!bySec) agg.synPerSecBySource.set(ip, (bySec = new Map()));
       bump(bySec, sec);
-    });
-    forRows(g.sources, r, (i) => {
-      const ip = v.p.sources[i * 3 + 1]!;
-      const x = v.p.sources[i * 3 + 2]!;
-      const cur = agg.sources.get(ip);
-      agg.sources.set(ip, cur === undefined ? x : (Math.floor(cur / 2) + Math.floor(x / 2)) * 2 + (cur & x & 1));
     });
     forRows(g.samples, r, (i) => {
       const d = v.p.samples;
