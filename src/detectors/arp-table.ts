@@ -146,16 +146,6 @@ export class ArpBinding {
   }
 }
 
-/** Sets `span` from seven numbers at `at`: count, first second, ns, frame, last second, ns, frame. */
-function spanInto(span: Span, d: Float64Array, at: number): void {
-  span.n = d[at]!;
-  span.firstSec = d[at + 1]!;
-  span.firstNs = d[at + 2]!;
-  span.firstFrame = d[at + 3]!;
-  span.lastSec = d[at + 4]!;
-  span.lastNs = d[at + 5]!;
-  span.lastFrame = d[at + 6]!;
-}
 
 function claimItem(f: Frame, what: string): ClaimItem {
   const it = frameItem(f, what) as ClaimItem;
@@ -188,7 +178,7 @@ const enum R {
   MAC = 2,
   CLAIMS = 3,
   GRATUITOUS = 4,
-  /** Span: claims, first second, ns, frame, last second, ns, frame (the order spanInto reads). */
+  /** Span: claims, then first second, ns, frame, last second, ns, frame (see Span.setFrom). */
   SPAN = 5,
   LAST_REQUEST = 12,
   LAST_REQUEST_SEC = 13,
@@ -238,7 +228,10 @@ export class ArpTable {
   constructor(
     private readonly window: number,
     private readonly maxIps: number,
-    /** False: every binding is an object from its first claim (the reference the tests compare the rows with). */
+    /**
+     * False: every binding becomes an object at its first claim (its row is used once and left),
+     * the reference the tests compare the rows with.
+     */
     private readonly quietRowsOn = true,
   ) {}
 
@@ -437,7 +430,7 @@ export class ArpTable {
     const h = new MacHold(mac);
     h.claims = d[at + R.CLAIMS]!;
     h.gratuitous = d[at + R.GRATUITOUS]!;
-    spanInto(h.span, d, at + R.SPAN);
+    h.span.setFrom(d[at + R.SPAN]!, d, at + R.SPAN + 1);
     for (let k = 0; k < d[at + R.SAMPLED]!; k++) {
       const q = at + R.SAMPLE + k * Q.WIDTH;
       const it = { frame: d[q + Q.FRAME]!, tsSec: d[q + Q.TS_SEC]!, tsNs: d[q + Q.TS_NS]!, what: 'claim' } as ClaimItem;
@@ -456,13 +449,14 @@ export class ArpTable {
     // Until a change, the binding became what it is at its first claim.
     const claimed = d[at + R.SPAN]! > 0;
     const b = new ArpBinding(key, d[at + R.VLAN]!, ip, h, claimed ? d[at + R.SPAN + 1]! : f.tsSec, claimed ? d[at + R.SPAN + 2]! : f.tsNs);
-    spanInto(b.span, d, at + R.SPAN);
+    b.span.setFrom(d[at + R.SPAN]!, d, at + R.SPAN + 1);
     b.lastRequest = d[at + R.LAST_REQUEST]!;
     b.lastRequestSec = d[at + R.LAST_REQUEST_SEC]!;
     b.lastRequestNs = d[at + R.LAST_REQUEST_NS]!;
     b.lastReplyRequest = d[at + R.LAST_REPLY_REQUEST]!;
     b.lastReplyMac = d[at + R.LAST_REPLY_MAC]!;
     b.lastReplyTarget = d[at + R.LAST_REPLY_TARGET]!;
+    // The row stays behind, unused: a binding wakes once, and few ever do.
     this.quietRows.delete(key);
     this.bindings.set(key, b);
     return b;

@@ -318,7 +318,7 @@ class MultipleMacsLink implements LinkDetector {
         arpMacs: [d[at + A.FIRST_ARP_MAC]!, ...(this.moreArpMacs.get(e) ?? [])],
         srcs,
         mismatched: d[at + A.MISMATCHED]!,
-        mismatchSpan: spanOf(d, at + A.MISMATCH_FIRST_SEC, d[at + A.MISMATCHED]!),
+        mismatchSpan: new Span().setFrom(d[at + A.MISMATCHED]!, d, at + A.MISMATCH_FIRST_SEC),
         mismatchSample: this.mismatchSamples.get(e)!,
       });
     }
@@ -341,22 +341,10 @@ class MultipleMacsLink implements LinkDetector {
       item.dstIp = m[it + S.DST_IP]!;
       sample.items.push(item);
     }
-    return { mac, frames: m[sb + M.FRAMES]!, mismatched: m[sb + M.MISMATCHED]!, span: spanOf(m, sb + M.FIRST_SEC, m[sb + M.FRAMES]!), sample };
+    return { mac, frames: m[sb + M.FRAMES]!, mismatched: m[sb + M.MISMATCHED]!, span: new Span().setFrom(m[sb + M.FRAMES]!, m, sb + M.FIRST_SEC), sample };
   }
 }
 
-/** A Span from `n` and six numbers at `at`: first second, ns, frame, last second, ns, frame. */
-function spanOf(d: Float64Array, at: number, n: number): Span {
-  const s = new Span();
-  s.n = n;
-  s.firstSec = d[at]!;
-  s.firstNs = d[at + 1]!;
-  s.firstFrame = d[at + 2]!;
-  s.lastSec = d[at + 3]!;
-  s.lastNs = d[at + 4]!;
-  s.lastFrame = d[at + 5]!;
-  return s;
-}
 
 export const ipMultipleMacsDetector: Detector = {
   name: ID,

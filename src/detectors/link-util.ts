@@ -65,6 +65,21 @@ export class Span {
   lastNs = 0;
   lastFrame = 0;
 
+  /**
+   * Sets the span from a count and six numbers of a detector's row at `at`: first second, ns,
+   * frame, then last second, ns, frame (how the detectors that keep rows lay a span out).
+   */
+  setFrom(n: number, row: Float64Array, at: number): this {
+    this.n = n;
+    this.firstSec = row[at]!;
+    this.firstNs = row[at + 1]!;
+    this.firstFrame = row[at + 2]!;
+    this.lastSec = row[at + 3]!;
+    this.lastNs = row[at + 4]!;
+    this.lastFrame = row[at + 5]!;
+    return this;
+  }
+
   add(f: Frame): void {
     if (this.n === 0) {
       this.firstSec = f.tsSec;

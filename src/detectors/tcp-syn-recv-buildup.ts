@@ -42,7 +42,7 @@ type Sample = { items: EvidenceItem[]; total: number };
 /**
  * Per server, per shard: counts in one uint32 row of `counters` (columns C.*) and the client
  * delays in the same row of `delays` (columns L.*, seconds), and every fact that must be merged
- * exactly across shards (half-open intervals, SYNs, sources, evidence candidates) in
+ * exactly across shards (half-open intervals, SYNs with their source, evidence candidates) in
  * append-only numeric rows. No object or Map per server or per flow: a capture with a million
  * server endpoints costs about 80 bytes per server and a few tens of bytes per handshake.
  */

@@ -253,6 +253,8 @@ export class FlowTable {
     const out = new Int32Array(this.live);
     let n = 0;
     for (let s = 0; s < this.highWater; s++) if (this.u8[s * B.STRIDE + B.USED] === 1) out[n++] = s;
+    // Writes past the end of a typed array are dropped: a count out of step would lose flows silently.
+    if (n !== out.length) throw new Error(`flow table: ${n} slots in use, ${out.length} counted live`);
     return out;
   }
 
