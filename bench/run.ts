@@ -131,14 +131,20 @@ interface Goal {
   met: (framesPerS: number, bytesPerS: number, peakRssMB: number) => boolean;
 }
 
-/** The project's goals: read+decode (the foundation issue) and the full pipeline (the flow tracker issue). */
-const GOALS: Record<BenchCapture['id'], Partial<Record<Mode, Goal>>> = {
+/**
+ * The project's goals: read+decode (the foundation issue) and the full pipeline (the flow tracker
+ * issue), each judged on its own line.
+ */
+const GOALS: Record<BenchCapture['id'], Partial<Record<Mode, Goal[]>>> = {
   small: {
-    decode: { label: '≥ 12 M frames/s', met: (fps) => fps >= 12e6 },
-    analyze: { label: '≥ 5 M frames/s, RSS < 300 MB', met: (fps, _bps, rss) => fps >= 5e6 && rss < 300 },
+    decode: [{ label: '≥ 12 M frames/s', met: (fps) => fps >= 12e6 }],
+    analyze: [
+      { label: '≥ 5 M frames/s', met: (fps) => fps >= 5e6 },
+      { label: 'peak RSS < 300 MB', met: (_fps, _bps, rss) => rss < 300 },
+    ],
   },
   large: {
-    decode: { label: '≥ 3 GB/s', met: (_fps, bps) => bps >= 3e9 },
+    decode: [{ label: '≥ 3 GB/s', met: (_fps, bps) => bps >= 3e9 }],
   },
 };
 
@@ -188,8 +194,8 @@ interface Summary {
   bytesPerSMedian: number;
   bytesPerCpuS: number;
   maxRssMB: number;
-  goal: string | null;
-  goalMet: { best: boolean; median: boolean; cpu: boolean } | null;
+  /** Each goal of this measurement, met by the best run, by the median, per CPU-second. */
+  goals: Array<{ label: string; met: { best: boolean; median: boolean; cpu: boolean } }>;
 }
 
 interface ToolResult {
@@ -230,7 +236,7 @@ function runChild(mode: Mode, file: string, chunkBytes: number | null, threads: 
   return { m: JSON.parse(line.slice('RESULT '.length)) as Measurement, processWallS };
 }
 
-function summarize(walls: number[], cpus: number[], rssKB: number[], frames: number, bytes: number, goal: Goal | null): Summary {
+function summarize(walls: number[], cpus: number[], rssKB: number[], frames: number, bytes: number, goals: readonly Goal[]): Summary {
   const wallBestS = min(walls);
   const wallMedianS = median(walls);
   const cpuMedianS = median(cpus);
@@ -246,16 +252,17 @@ function summarize(walls: number[], cpus: number[], rssKB: number[], frames: num
     bytesPerSMedian: bytes / wallMedianS,
     bytesPerCpuS: bytes / cpuMedianS,
     maxRssMB: max(rssKB) / 1024,
-    goal: null,
-    goalMet: null,
+    goals: [],
   };
-  if (goal) {
-    s.goal = goal.label;
-    s.goalMet = {
-      best: goal.met(s.framesPerSBest, s.bytesPerSBest, s.maxRssMB),
-      median: goal.met(s.framesPerSMedian, s.bytesPerSMedian, s.maxRssMB),
-      cpu: goal.met(s.framesPerCpuS, s.bytesPerCpuS, s.maxRssMB),
-    };
+  for (const goal of goals) {
+    s.goals.push({
+      label: goal.label,
+      met: {
+        best: goal.met(s.framesPerSBest, s.bytesPerSBest, s.maxRssMB),
+        median: goal.met(s.framesPerSMedian, s.bytesPerSMedian, s.maxRssMB),
+        cpu: goal.met(s.framesPerCpuS, s.bytesPerCpuS, s.maxRssMB),
+      },
+    });
   }
   return s;
 }
@@ -294,7 +301,7 @@ function runTool(name: ToolName, file: string, frames: number, bytes: number): T
   }
   if (run.status !== 0) note = `exit status ${run.status}: ${run.stderr.trim().split('\n').pop()}`;
   const cpu = run.userS !== null && run.sysS !== null ? run.userS + run.sysS : NaN;
-  const summary = summarize([run.wallS], [cpu], run.maxRssKB !== null ? [run.maxRssKB] : [], frames, bytes, null);
+  const summary = summarize([run.wallS], [cpu], run.maxRssKB !== null ? [run.maxRssKB] : [], frames, bytes, []);
   run.stdout = run.stdout.slice(0, 4000);
   return { name, command, installed: true, version, run, framesReported, summary, note };
 }
@@ -333,8 +340,8 @@ function printCapture(c: CaptureResult, opts: Options): void {
       fmtSec(sm.cpuMedianS),
       `${fmtRate(sm.framesPerCpuS)}, ${fmtMBps(sm.bytesPerCpuS)}`,
       Number.isFinite(sm.maxRssMB) ? sm.maxRssMB.toFixed(0) : '—',
-      sm.goal ?? '',
-      sm.goalMet ? `${mark(sm.goalMet.best)} / ${mark(sm.goalMet.median)} / ${mark(sm.goalMet.cpu)}` : '',
+      sm.goals.map((g) => g.label).join('\n'),
+      sm.goals.map((g) => `${mark(g.met.best)} / ${mark(g.met.median)} / ${mark(g.met.cpu)}`).join('\n'),
     ]);
   };
   for (const p of c.pcapscan) row(planLabel(p), p.summary);
@@ -480,7 +487,7 @@ async function main(): Promise<void> {
           x.runs.map((m) => m.maxRssKB),
           frames,
           fileBytes,
-          GOALS[bc.id][mode] ?? null,
+          GOALS[bc.id][mode] ?? [],
         ),
       };
       checkRuns({ frames, fileBytes }, p, warnings);
@@ -555,7 +562,7 @@ async function main(): Promise<void> {
       pcapscan: 'fresh child process per measurement: node --max-old-space-size=4096 dist/bench/measure.js <mode> <file>; wall and CPU over the pass only (start-up excluded, see processWallS); maxRssKB over the child life',
       tools: 'once per capture under /usr/bin/time -f "%e %U %S %M", start-up included',
       units: 'MB = 1e6 bytes, GB = 1e9 bytes of file; frames = records',
-      goals: Object.fromEntries(Object.entries(GOALS).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([mode, g]) => [mode, g.label]))])),
+      goals: Object.fromEntries(Object.entries(GOALS).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([mode, gs]) => [mode, gs.map((g) => g.label)]))])),
     },
     toolStartupWallS: startup,
     captures,
