@@ -18,7 +18,7 @@ import { ArpOp, isGratuitousArp } from '../decode/arp.js';
 import { Layer, type Frame } from '../decode/frame.js';
 import { formatDuration, formatIpv4, formatMac } from '../report/format.js';
 import { EvidenceSample, type EvidenceItem } from './finding.js';
-import { frameItem, scopeIpKey, skipItem, Span, vlanScope, wouldKeep } from './link-util.js';
+import { addToSpanRow, frameItem, scopeIpKey, skipItem, Span, vlanScope, wouldKeep } from './link-util.js';
 import { F64Rows } from './rows.js';
 import { FrameClass, type LinkDetector, type OptionValues } from './types.js';
 
@@ -383,16 +383,8 @@ export class ArpTable {
   private quietClaim(r: number, f: Frame, gratuitous: boolean): void {
     const d = this.quiet.data;
     const at = r * R.WIDTH;
-    const n = d[at + R.SPAN]!;
-    if (n === 0) {
-      d[at + R.SPAN + 1] = f.tsSec;
-      d[at + R.SPAN + 2] = f.tsNs;
-      d[at + R.SPAN + 3] = f.frameNo;
-    }
-    d[at + R.SPAN] = n + 1;
-    d[at + R.SPAN + 4] = f.tsSec;
-    d[at + R.SPAN + 5] = f.tsNs;
-    d[at + R.SPAN + 6] = f.frameNo;
+    addToSpanRow(d, at + R.SPAN + 1, d[at + R.SPAN]!, f);
+    d[at + R.SPAN]++;
     d[at + R.CLAIMS]++;
     if (gratuitous) d[at + R.GRATUITOUS]++;
     // Frames arrive in order: the first claims are the lowest frames a sample keeps.

@@ -11,7 +11,7 @@ import { formatIpv4, formatMac } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EVIDENCE_SAMPLE, EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { MAX_IPS_OPTION, OPT_MAX_IPS } from './arp-table.js';
-import { mergeEvidence, plural, sampleFrame, scopeIpKey, Span, vlanScope, vlanSuffix } from './link-util.js';
+import { addToSpanRow, mergeEvidence, plural, sampleFrame, scopeIpKey, Span, vlanScope, vlanSuffix } from './link-util.js';
 import { F64Rows } from './rows.js';
 import { FrameClass, type Detector, type LinkDetector, type OptionValues } from './types.js';
 
@@ -190,15 +190,8 @@ class MultipleMacsLink implements LinkDetector {
     const m = this.macs.data;
     const sb = d[at + A.RUN_SRC]! * M.WIDTH;
     // Counted directly (not in the run): the span's first frame is set here.
-    if (m[sb + M.FRAMES] === 0) {
-      m[sb + M.FIRST_SEC] = f.tsSec;
-      m[sb + M.FIRST_NS] = f.tsNs;
-      m[sb + M.FIRST_FRAME] = f.frameNo;
-    }
+    addToSpanRow(m, sb + M.FIRST_SEC, m[sb + M.FRAMES]!, f);
     m[sb + M.FRAMES]++;
-    m[sb + M.LAST_SEC] = f.tsSec;
-    m[sb + M.LAST_NS] = f.tsNs;
-    m[sb + M.LAST_FRAME] = f.frameNo;
     const sampled = m[sb + M.SAMPLED]!;
     if (sampled < PER_MAC_SAMPLE) {
       const it = sb + M.SAMPLE + sampled * S.WIDTH;
@@ -217,15 +210,8 @@ class MultipleMacsLink implements LinkDetector {
     const d = this.addrs.data;
     const at = e * A.WIDTH;
     this.macs.data[d[at + A.RUN_SRC]! * M.WIDTH + M.MISMATCHED]++;
-    if (d[at + A.MISMATCHED] === 0) {
-      d[at + A.MISMATCH_FIRST_SEC] = f.tsSec;
-      d[at + A.MISMATCH_FIRST_NS] = f.tsNs;
-      d[at + A.MISMATCH_FIRST_FRAME] = f.frameNo;
-    }
+    addToSpanRow(d, at + A.MISMATCH_FIRST_SEC, d[at + A.MISMATCHED]!, f);
     d[at + A.MISMATCHED]++;
-    d[at + A.MISMATCH_LAST_SEC] = f.tsSec;
-    d[at + A.MISMATCH_LAST_NS] = f.tsNs;
-    d[at + A.MISMATCH_LAST_FRAME] = f.frameNo;
     // Frames arrive in order: once the sample is full, it keeps no later one.
     if (d[at + A.MISMATCHED]! <= EVIDENCE_SAMPLE) {
       let s = this.mismatchSamples.get(e);

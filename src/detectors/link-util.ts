@@ -55,6 +55,21 @@ export function skipItem(s: EvidenceSample): void {
   s.total++;
 }
 
+/**
+ * Adds frame `f` to a span kept in a detector's row as the six numbers Span.setFrom reads, at
+ * `at`: the first frame's when the span is empty (`n`, counted by the caller, is 0), the last's.
+ */
+export function addToSpanRow(row: Float64Array, at: number, n: number, f: Frame): void {
+  if (n === 0) {
+    row[at] = f.tsSec;
+    row[at + 1] = f.tsNs;
+    row[at + 2] = f.frameNo;
+  }
+  row[at + 3] = f.tsSec;
+  row[at + 4] = f.tsNs;
+  row[at + 5] = f.frameNo;
+}
+
 /** First and last time (and frame) of a series of frames, as numbers. */
 export class Span {
   n = 0;
