@@ -146,7 +146,6 @@ export class ArpBinding {
   }
 }
 
-
 function claimItem(f: Frame, what: string): ClaimItem {
   const it = frameItem(f, what) as ClaimItem;
   it.srcIp = f.arpSenderIp;
