@@ -41,11 +41,6 @@ export function serverEnd(tr: FlowTracker, s: number): Endpoint {
   return sideEndpoint(tr, s, serverSide(tr, s));
 }
 
-/** The originator (client) end of a flow. */
-export function clientEnd(tr: FlowTracker, s: number): Endpoint {
-  return sideEndpoint(tr, s, 1 - serverSide(tr, s));
-}
-
 /** A map key for an endpoint. */
 export function endpointKey(e: Endpoint): string {
   return `${e.vlan}|${e.ip}|${e.port}`;

@@ -89,7 +89,7 @@ const enum I {
   WIDTH = 7,
 }
 
-/** Columns of the SYN rows (uint32): one row per SYN, and so the SYN count of each source. */
+/** Columns of the SYN rows (uint32): one row per SYN. */
 const enum Y {
   SERVER = 0,
   SEC = 1,
@@ -336,7 +336,7 @@ interface ServerAgg {
   synAcks: number;
   synAckRetransmissions: number;
   completed: number;
-  /** Source address → SYNs * 2 + (1 if it never sent anything but SYNs). */
+  /** Source address → 1 if it never sent anything but SYNs, else 0. */
   sources: Map<number, number>;
   synTtls: Map<number, number>;
   /** TTL → SYNs, of the sources that sent nothing but SYNs (the suspected spoofers). */
@@ -534,10 +534,9 @@ function mergeServer(server: Endpoint, views: readonly PartView[], periods: Half
       bump(agg.synTtls, ttlFlags & 0xff);
       synIpTtl.push(ip, ttlFlags & 0xff);
       if ((ttlFlags & Y_UNANSWERED) !== 0) bump(agg.unansweredPerSec, sec);
-      // Each SYN row counts one SYN of its source; the source sent only SYNs if every flow of it did.
-      const cur = agg.sources.get(ip);
+      // A source sent only SYNs if every flow of it did.
       const only = (ttlFlags & Y_SYNS_ONLY) !== 0 ? 1 : 0;
-      agg.sources.set(ip, cur === undefined ? 2 + only : (Math.floor(cur / 2) + 1) * 2 + (cur & only));
+      agg.sources.set(ip, (agg.sources.get(ip) ?? 1) & only);
       let bySec = agg.synPerSecBySource.get(ip);
       if (!bySec) agg.synPerSecBySource.set(ip, (bySec = new Map()));
       bump(bySec, sec);
@@ -548,7 +547,7 @@ function mergeServer(server: Endpoint, views: readonly PartView[], periods: Half
       samples[d[at + S.CAT]!]!.add(sampleItem(d, at, server));
     });
   }
-  for (let i = 0; i < synIpTtl.length; i += 2) if ((agg.sources.get(synIpTtl[i]!)! & 1) === 1) bump(agg.spoofTtls, synIpTtl[i + 1]!);
+  for (let i = 0; i < synIpTtl.length; i += 2) if (agg.sources.get(synIpTtl[i]!) === 1) bump(agg.spoofTtls, synIpTtl[i + 1]!);
   const done = (cat: Cat): Sample | null => (seen[cat]! > 0 ? { items: samples[cat]!.items, total: seen[cat]! } : null);
   agg.halfOpen = done(Cat.HALF_OPEN);
   agg.unanswered = done(Cat.UNANSWERED);
@@ -629,7 +628,7 @@ function toFinding(
   const peakRate = Math.max(...synSecs.map((s) => agg.synPerSec.get(s)!));
   const unanswered = [...agg.unansweredPerSec.values()].reduce((a, b) => a + b, 0);
   const sources = agg.sources.size;
-  const synOnlySources = [...agg.sources.values()].filter((v) => (v & 1) === 1).length;
+  const synOnlySources = [...agg.sources.values()].filter((v) => v === 1).length;
   const ttls = [...agg.synTtls.keys()].sort((a, b) => a - b);
   const spoofTtls = [...agg.spoofTtls.keys()].sort((a, b) => a - b);
   // Proxmox's protection_synflood is an iptables hashlimit per source address.
