@@ -67,6 +67,17 @@ describe('FlowTable', () => {
     expect(t.u8[again * B.STRIDE + B.USED]).toBe(1);
   });
 
+  it('lists its live slots in storage order, and fails loudly when its live count is out of step', () => {
+    const t = new FlowTable(16, 1000);
+    const slots: number[] = [];
+    for (let i = 0; i < 40; i++) slots.push(t.insert(i, 0, 6, i, i + 1, 0));
+    for (let i = 0; i < 40; i += 3) t.remove(slots[i]!);
+    expect([...t.liveSlots()]).toEqual(slots.filter((_, i) => i % 3 !== 0).sort((a, b) => a - b));
+    // A typed array drops writes past its end: a wrong count would lose flows without a word.
+    t.live--;
+    expect(() => t.liveSlots()).toThrow(/slots in use/);
+  });
+
   it('stays at its initial size while it fits, then moves once into its reservation and is not copied again', () => {
     const t = new FlowTable(16, 100_000, 5000);
     for (let i = 0; i < 16; i++) t.insert(i, 0, 6, i, i + 1, 0);
