@@ -326,8 +326,6 @@ class Observer implements ShardObserver {
 
 /** One server's shard results merged: only for servers that may be reported. */
 interface ServerAgg {
-  /** Half-open periods: the first SYN+ACK's exact time and frame, the end in seconds. */
-  intervals: HalfOpen[];
   n: number;
   synPerSec: Map<number, number>;
   /** Source address → SYNs per second (Proxmox's limit is a token bucket per source). */
@@ -350,20 +348,79 @@ interface ServerAgg {
   late: Sample | null;
 }
 
-interface HalfOpen {
+/** The first SYN+ACK of the request whose start made a server's peak. */
+interface PeakStart {
   sec: number;
   ns: number;
-  /** Start and end in seconds since the epoch (the end clipped to the capture's). */
+  /** Seconds since the epoch. */
   start: number;
-  end: number;
   frame: number;
+}
+
+/**
+ * One server's half-open periods, every shard's, in typed arrays reused from server to server:
+ * the reduce looks at every candidate server, and a flood's server has hundreds of thousands of
+ * periods, so no object per period (their garbage grew the main thread's young generation to its
+ * maximum, 24 MB more resident memory at the end of a large capture).
+ */
+class Periods {
+  n = 0;
+  /** The first SYN+ACK's time (seconds, nanoseconds) and frame. */
+  sec: Uint32Array = new Uint32Array(256);
+  ns: Uint32Array = new Uint32Array(256);
+  frame: Uint32Array = new Uint32Array(256);
+  /** Start and end in seconds since the epoch (the end not yet clipped to the capture's). */
+  start: Float64Array = new Float64Array(256);
+  end: Float64Array = new Float64Array(256);
+  /** Sweep scratch: period numbers by start, and the clipped ends sorted. */
+  byStart: Uint32Array = new Uint32Array(256);
+  ends: Float64Array = new Float64Array(256);
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  push(sec: number, ns: number, end: number, frame: number): void {
+    if (this.n === this.sec.length) this.grow();
+    const i = this.n++;
+    this.sec[i] = sec;
+    this.ns[i] = ns;
+    this.frame[i] = frame;
+    this.start[i] = sec + ns * 1e-9;
+    this.end[i] = end;
+  }
+
+  peakStart(i: number): PeakStart {
+    return { sec: this.sec[i]!, ns: this.ns[i]!, start: this.start[i]!, frame: this.frame[i]! };
+  }
+
+  private grow(): void {
+    const size = this.sec.length * 2;
+    const u32 = (a: Uint32Array): Uint32Array => {
+      const b = new Uint32Array(size);
+      b.set(a);
+      return b;
+    };
+    const f64 = (a: Float64Array): Float64Array => {
+      const b = new Float64Array(size);
+      b.set(a);
+      return b;
+    };
+    this.sec = u32(this.sec);
+    this.ns = u32(this.ns);
+    this.frame = u32(this.frame);
+    this.start = f64(this.start);
+    this.end = f64(this.end);
+    this.byStart = new Uint32Array(size);
+    this.ends = new Float64Array(size);
+  }
 }
 
 /** How the half-open count of one server went: its peak, and how long it stayed above the threshold. */
 interface HalfOpenProfile {
   peak: number;
-  /** The period whose start made the peak (the first time it was reached). */
-  peakAt: HalfOpen | null;
+  /** The period whose start made the peak (the first time it was reached), or -1. */
+  peakAt: number;
   /** Seconds above the threshold in all. */
   above: number;
   /** The longest stretch above the threshold, in seconds. */
@@ -373,56 +430,99 @@ interface HalfOpenProfile {
 /**
  * Sweeps the half-open periods in time order (starts before ends at the same instant, so the
  * exact time of a peak is a period's start; ends clipped at `clipAt`) without building the list
- * of steps: a capture can have a million servers to look at.
+ * of steps, into `out`: a capture can have a million servers to look at.
  */
-function halfOpenProfile(periods: readonly HalfOpen[], clipAt: number, threshold: number): HalfOpenProfile {
-  const n = periods.length;
-  // Stable: periods starting together keep their order.
-  const byStart = Array.from({ length: n }, (_, i) => i).sort((a, b) => periods[a]!.start - periods[b]!.start);
-  const ends = new Float64Array(n);
-  for (let i = 0; i < n; i++) ends[i] = Math.min(periods[i]!.end, clipAt);
-  ends.sort();
-  const out: HalfOpenProfile = { peak: 0, peakAt: null, above: 0, longestAbove: 0 };
+function halfOpenProfile(p: Periods, clipAt: number, threshold: number, out: HalfOpenProfile): void {
+  const n = p.n;
+  const start = p.start;
+  const byStart = p.byStart;
+  const ends = p.ends;
+  for (let i = 0; i < n; i++) {
+    byStart[i] = i;
+    ends[i] = Math.min(p.end[i]!, clipAt);
+  }
+  sortByStart(byStart, start, n);
+  sortNumbers(ends, n);
+  out.peak = 0;
+  out.peakAt = -1;
+  out.above = 0;
+  out.longestAbove = 0;
   let aboveSince = -1;
   let count = 0;
-  // Each step is applied when the next one's time is known (the time above the threshold runs to it).
+  // Each step is applied when the next one's time is known (the time above the threshold runs to
+  // it): step k - 1 at k, the last one at its own time.
   let stepTime = 0;
   let stepCount = 0;
-  let stepStarted: HalfOpen | null = null;
-  const apply = (nextTime: number): void => {
-    if (stepCount > out.peak) {
-      out.peak = stepCount;
-      out.peakAt = stepStarted;
+  let stepStarted = -1;
+  for (let i = 0, j = 0, k = 0; k <= 2 * n; k++) {
+    let t = stepTime;
+    let started = -1;
+    if (k < 2 * n) {
+      if (i < n && (j >= n || start[byStart[i]!]! <= ends[j]!)) {
+        started = byStart[i++]!;
+        t = start[started]!;
+        count++;
+      } else {
+        t = ends[j++]!;
+        count--;
+      }
     }
-    if (stepCount > threshold) {
-      out.above += nextTime - stepTime;
-      if (aboveSince < 0) aboveSince = stepTime;
-    } else if (aboveSince >= 0) {
-      out.longestAbove = Math.max(out.longestAbove, stepTime - aboveSince);
-      aboveSince = -1;
+    if (k > 0) {
+      if (stepCount > out.peak) {
+        out.peak = stepCount;
+        out.peakAt = stepStarted;
+      }
+      if (stepCount > threshold) {
+        out.above += t - stepTime;
+        if (aboveSince < 0) aboveSince = stepTime;
+      } else if (aboveSince >= 0) {
+        out.longestAbove = Math.max(out.longestAbove, stepTime - aboveSince);
+        aboveSince = -1;
+      }
     }
-  };
-  for (let i = 0, j = 0, k = 0; k < 2 * n; k++) {
-    let t: number;
-    let started: HalfOpen | null = null;
-    if (i < n && (j >= n || periods[byStart[i]!]!.start <= ends[j]!)) {
-      started = periods[byStart[i++]!]!;
-      t = started.start;
-      count++;
-    } else {
-      t = ends[j++]!;
-      count--;
-    }
-    if (k > 0) apply(t);
     stepTime = t;
     stepCount = count;
     stepStarted = started;
   }
-  if (n > 0) {
-    apply(stepTime);
-    if (aboveSince >= 0) out.longestAbove = Math.max(out.longestAbove, stepTime - aboveSince);
+  if (n > 0 && aboveSince >= 0) out.longestAbove = Math.max(out.longestAbove, stepTime - aboveSince);
+}
+
+/** Below this many, sorts run in place by insertion: most servers have a handful of periods. */
+const SMALL_SORT = 24;
+
+/** Sorts period numbers order[0..n) by start, ties by period number (what a stable sort keeps). */
+function sortByStart(order: Uint32Array, start: Float64Array, n: number): void {
+  if (n > SMALL_SORT) {
+    order.subarray(0, n).sort((a, b) => start[a]! - start[b]! || a - b);
+    return;
   }
-  return out;
+  for (let i = 1; i < n; i++) {
+    const x = order[i]!;
+    const t = start[x]!;
+    let j = i - 1;
+    while (j >= 0 && (start[order[j]!]! > t || (start[order[j]!]! === t && order[j]! > x))) {
+      order[j + 1] = order[j]!;
+      j--;
+    }
+    order[j + 1] = x;
+  }
+}
+
+/** Sorts a[0..n) in ascending order. */
+function sortNumbers(a: Float64Array, n: number): void {
+  if (n > SMALL_SORT) {
+    a.subarray(0, n).sort();
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const x = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && a[j]! > x) {
+      a[j + 1] = a[j]!;
+      j--;
+    }
+    a[j + 1] = x;
+  }
 }
 
 function bump(m: Map<number, number>, k: number, by = 1): void {
@@ -431,12 +531,16 @@ function bump(m: Map<number, number>, k: number, by = 1): void {
 
 /** A shard's partial with its rows grouped by server, built only when it holds a candidate. */
 class PartView {
-  readonly servers: EndpointMap<number>;
+  /** Row of each joined server (see ServerJoin) in this shard's tables, -1 when it has none. */
+  readonly rowOf: Int32Array;
   private intervalsGrouped: Grouped | null = null;
   private restGrouped: { syns: Grouped; samples: Grouped } | null = null;
 
-  constructor(readonly p: Partial) {
-    this.servers = EndpointMap.from(p.servers);
+  constructor(
+    readonly p: Partial,
+    servers: number,
+  ) {
+    this.rowOf = new Int32Array(servers).fill(-1);
   }
 
   /** The half-open periods grouped by server: needed for every candidate. */
@@ -462,31 +566,85 @@ class PartView {
   }
 }
 
-type Grouped = ReturnType<typeof groupRows>;
+/**
+ * Every shard's servers joined once: server g's key, its half-open count over all shards, and
+ * (in each PartView) its row in that shard. Numbers only: a large capture has hundreds of
+ * thousands of server endpoints, and the reduce should not leave an object or a map per shard
+ * for each of them.
+ */
+class ServerJoin {
+  readonly views: PartView[];
+  readonly vlans: Int32Array;
+  /** ip * 65536 + port. */
+  readonly keys: Float64Array;
+  readonly halfOpen: Float64Array;
+  size = 0;
 
-/** Every shard's half-open periods of one server. */
-function halfOpenPeriods(server: Endpoint, views: readonly PartView[]): HalfOpen[] {
-  const periods: HalfOpen[] = [];
-  for (const v of views) {
-    const r = v.servers.get(server.vlan, server.ip, server.port);
-    if (r === undefined) continue;
-    forRows(v.intervals(), r, (i) => {
-      const d = v.p.intervals;
-      const at = i * I.WIDTH;
-      const sec = d[at + I.START_SEC]!;
-      const ns = d[at + I.START_NS]!;
-      // The same sum as EventScratch.time, plus the give-up delay: equal times compare equal.
-      const end = d[at + I.END_SEC]! + d[at + I.END_NS]! * 1e-9 + d[at + I.END_ADD]!;
-      periods.push({ sec, ns, start: sec + ns * 1e-9, end, frame: d[at + I.FRAME]! });
-    });
+  constructor(partials: readonly Partial[]) {
+    let most = 0;
+    for (const p of partials) most += p.servers.values.length;
+    this.vlans = new Int32Array(most);
+    this.keys = new Float64Array(most);
+    this.halfOpen = new Float64Array(most);
+    this.views = partials.map((p) => new PartView(p, most));
+    const index = new EndpointMap<number>();
+    for (const v of this.views) {
+      const { vlans, keys, values } = v.p.servers;
+      for (let i = 0; i < values.length; i++) {
+        const key = keys[i]!;
+        const ip = Math.floor(key / 65536);
+        const port = key % 65536;
+        let g = index.get(vlans[i]!, ip, port);
+        if (g === undefined) {
+          g = this.size++;
+          index.set(vlans[i]!, ip, port, g);
+          this.vlans[g] = vlans[i]!;
+          this.keys[g] = key;
+        }
+        v.rowOf[g] = values[i]!;
+        this.halfOpen[g]! += v.p.counters[values[i]! * C.WIDTH + C.HALF_OPEN]!;
+      }
+    }
   }
-  return periods;
+
+  /** The servers with more than `threshold` half-open connections, by VLAN, address and port. */
+  candidates(threshold: number): Int32Array {
+    let n = 0;
+    for (let g = 0; g < this.size; g++) if (this.halfOpen[g]! > threshold) n++;
+    const out = new Int32Array(n);
+    n = 0;
+    for (let g = 0; g < this.size; g++) if (this.halfOpen[g]! > threshold) out[n++] = g;
+    return out.sort((a, b) => this.vlans[a]! - this.vlans[b]! || this.keys[a]! - this.keys[b]!);
+  }
+
+  endpoint(g: number): Endpoint {
+    const key = this.keys[g]!;
+    return { vlan: this.vlans[g]!, ip: Math.floor(key / 65536), port: key % 65536 };
+  }
 }
 
-/** Merges every shard's rows of one server (its half-open periods already merged). */
-function mergeServer(server: Endpoint, views: readonly PartView[], periods: HalfOpen[]): ServerAgg {
+type Grouped = ReturnType<typeof groupRows>;
+
+/** Every shard's half-open periods of one server, into `out`. */
+function halfOpenPeriods(g: number, views: readonly PartView[], out: Periods): void {
+  out.clear();
+  for (const v of views) {
+    const r = v.rowOf[g]!;
+    if (r < 0) continue;
+    const grouped = v.intervals();
+    const d = v.p.intervals;
+    for (let j = grouped.start[r]!; j < grouped.start[r + 1]!; j++) {
+      const at = grouped.order[j]! * I.WIDTH;
+      // The same sum as EventScratch.time, plus the give-up delay: equal times compare equal.
+      const end = d[at + I.END_SEC]! + d[at + I.END_NS]! * 1e-9 + d[at + I.END_ADD]!;
+      out.push(d[at + I.START_SEC]!, d[at + I.START_NS]!, end, d[at + I.FRAME]!);
+    }
+  }
+}
+
+/** Merges every shard's rows of one server but its half-open periods. */
+function mergeServer(g: number, server: Endpoint, views: readonly PartView[]): ServerAgg {
   const agg: ServerAgg = {
-    intervals: periods,
     n: 0,
     synPerSec: new Map(),
     synPerSecBySource: new Map(),
@@ -510,8 +668,8 @@ function mergeServer(server: Endpoint, views: readonly PartView[], periods: Half
   const synIpTtl: number[] = [];
   const seen = [0, 0, 0];
   for (const v of views) {
-    const r = v.servers.get(server.vlan, server.ip, server.port);
-    if (r === undefined) continue;
+    const r = v.rowOf[g]!;
+    if (r < 0) continue;
     const c = v.p.counters;
     const row = r * C.WIDTH;
     agg.n += c[row + C.HALF_OPEN]!;
@@ -523,8 +681,8 @@ function mergeServer(server: Endpoint, views: readonly PartView[], periods: Half
     agg.delayMax = Math.max(agg.delayMax, v.p.delays[r * L.WIDTH + L.MAX]!);
     agg.gaveUp += c[row + C.GAVE_UP]!;
     for (let cat = 0; cat < 3; cat++) seen[cat]! += c[row + C.SEEN + cat]!;
-    const g = v.rest();
-    forRows(g.syns, r, (i) => {
+    const grouped = v.rest();
+    forRows(grouped.syns, r, (i) => {
       const d = v.p.syns;
       const at = i * Y.WIDTH;
       const sec = d[at + Y.SEC]!;
@@ -541,7 +699,7 @@ function mergeServer(server: Endpoint, views: readonly PartView[], periods: Half
       if (!bySec) agg.synPerSecBySource.set(ip, (bySec = new Map()));
       bump(bySec, sec);
     });
-    forRows(g.samples, r, (i) => {
+    forRows(grouped.samples, r, (i) => {
       const d = v.p.samples;
       const at = i * S.WIDTH;
       samples[d[at + S.CAT]!]!.add(sampleItem(d, at, server));
@@ -589,28 +747,24 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   const sustain = o['syn-recv-sustain']!;
   // A server with no more half-open connections than the threshold in the whole capture cannot
   // exceed it: count first, merge only the candidates.
-  const views = (partials as Partial[]).map((p) => new PartView(p));
-  const totals = new EndpointMap<number>();
-  for (const v of views) {
-    const { vlans, keys, values } = v.p.servers;
-    for (let i = 0; i < values.length; i++) {
-      const ip = Math.floor(keys[i]! / 65536);
-      const port = keys[i]! % 65536;
-      totals.set(vlans[i]!, ip, port, (totals.get(vlans[i]!, ip, port) ?? 0) + v.p.counters[values[i]! * C.WIDTH + C.HALF_OPEN]!);
-    }
-  }
-  const candidates = totals.entries((total) => total > threshold);
+  const join = new ServerJoin(partials as Partial[]);
+  const candidates = join.candidates(threshold);
   const captureEnd = ctx.endSec === null ? Infinity : ctx.endSec + ctx.endNs * 1e-9;
   const findings: Finding[] = [];
-  for (const [server] of candidates) {
+  const periods = new Periods();
+  const profile: HalfOpenProfile = { peak: 0, peakAt: -1, above: 0, longestAbove: 0 };
+  for (let c = 0; c < candidates.length; c++) {
+    const g = candidates[c]!;
     // The half-open periods alone decide whether the server is reported; the rest is merged
     // only for the servers that are.
-    const periods = halfOpenPeriods(server, views);
+    halfOpenPeriods(g, join.views, periods);
     // Requests still pending when the capture stopped count until its end, not beyond.
-    const { peak, peakAt, above, longestAbove } = halfOpenProfile(periods, captureEnd, threshold);
-    if (peak <= threshold || longestAbove < sustain || peakAt === null) continue;
-    const agg = mergeServer(server, views, periods);
-    findings.push(toFinding(server, agg, { peak, peakAt, above, longestAbove, threshold }, o, captureEnd));
+    halfOpenProfile(periods, captureEnd, threshold, profile);
+    const { peak, peakAt, above, longestAbove } = profile;
+    if (peak <= threshold || longestAbove < sustain || peakAt < 0) continue;
+    const server = join.endpoint(g);
+    const agg = mergeServer(g, server, join.views);
+    findings.push(toFinding(server, agg, periods, { peak, peakAt: periods.peakStart(peakAt), above, longestAbove, threshold }, o, captureEnd));
   }
   return findings;
 }
@@ -618,7 +772,8 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
 function toFinding(
   server: Endpoint,
   agg: ServerAgg,
-  st: { peak: number; peakAt: HalfOpen; above: number; longestAbove: number; threshold: number },
+  periods: Periods,
+  st: { peak: number; peakAt: PeakStart; above: number; longestAbove: number; threshold: number },
   o: OptionValues,
   captureEnd: number,
 ): Finding {
@@ -670,7 +825,7 @@ function toFinding(
     'upstream: rate-limit or scrub SYNs (`iptables -A INPUT -p tcp --syn -m hashlimit --hashlimit-above 200/sec --hashlimit-burst 1000 --hashlimit-mode dstip,dstport --hashlimit-name synflood -j DROP`), and ask the provider to filter spoofed sources (BCP 38).';
   // Requests that never completed show the buildup best; when all completed (late), the SYN+ACKs
   // of the requests half-open at the peak do.
-  const atPeak = agg.halfOpen === null ? peakEvidence(agg.intervals, st.peakAt, captureEnd, st.peak, server) : null;
+  const atPeak = agg.halfOpen === null ? peakEvidence(periods, st.peakAt, captureEnd, st.peak, server) : null;
   const samples = [agg.halfOpen ?? atPeak, agg.unanswered, agg.late].filter((x): x is Sample => x !== null);
   const first = synSecs[0]!;
   const last = synSecs[synSecs.length - 1]!;
@@ -715,11 +870,11 @@ function toFinding(
 }
 
 /** The SYN+ACKs of the requests half-open at the peak, lowest frames first. */
-function peakEvidence(periods: readonly HalfOpen[], peak: HalfOpen, captureEnd: number, count: number, server: Endpoint): Sample {
+function peakEvidence(periods: Periods, peak: PeakStart, captureEnd: number, count: number, server: Endpoint): Sample {
   const s = new EvidenceSample(SAMPLE);
-  for (const p of periods) {
-    if (p.start > peak.start || Math.min(p.end, captureEnd) < peak.start) continue;
-    s.add({ frame: p.frame, tsSec: p.sec, tsNs: p.ns, what: `SYN+ACK of a request still half-open at the peak (${count} at once)`, srcIp: server.ip, srcPort: server.port });
+  for (let i = 0; i < periods.n; i++) {
+    if (periods.start[i]! > peak.start || Math.min(periods.end[i]!, captureEnd) < peak.start) continue;
+    s.add({ frame: periods.frame[i]!, tsSec: periods.sec[i]!, tsNs: periods.ns[i]!, what: `SYN+ACK of a request still half-open at the peak (${count} at once)`, srcIp: server.ip, srcPort: server.port });
   }
   return s.toJSON();
 }
