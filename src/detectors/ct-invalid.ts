@@ -10,7 +10,7 @@ import type { FlowTracker } from '../flows/tracker.js';
 import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.js';
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
-import { EVIDENCE_SAMPLE, makeFinding, widenRange, type EvidenceItem, type TimeRange } from './finding.js';
+import { EVIDENCE_SAMPLE, makeFinding, widenRange, type EvidenceItem } from './finding.js';
 import { EndpointMap, endpointKey, endpointName, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
 import { groupRows, U32Rows } from './rows.js';
 import type { Detector, ReduceContext } from './types.js';
@@ -199,76 +199,146 @@ function sampleItem(d: Uint32Array, at: number): EvidenceItem {
   };
 }
 
-/** One service's rows merged over the shards. */
-interface Merged extends TimeRange {
-  scope: number;
-  ip: number;
-  port: number;
-  /** The summed columns (packets, after reject, reasons, kinds) of its rows. */
-  counts: Float64Array;
-  /** [partial, evidence row] of its evidence rows. */
-  rows: Array<[number, number]>;
+/**
+ * Every shard's services merged by index, in columns: a capture with INVALID packets to a
+ * million destinations is merged without an object, an array or a string per destination.
+ */
+class Services {
+  size = 0;
+  readonly scope: Int32Array;
+  /** ip * 65536 + port. */
+  readonly key: Float64Array;
+  /** The summed columns (packets, after reject, reasons, kinds; the time columns unused). */
+  readonly counts: Float64Array;
+  /** First and last INVALID packet: [first sec, first ns, last sec, last ns] per service. */
+  readonly range: Float64Array;
+  /** Per partial: each service's row in that partial's counts (-1 for none). */
+  readonly rowOf: Int32Array[];
+  /** Per partial: its evidence rows grouped by its rows. */
+  readonly rowsOf: Array<ReturnType<typeof groupRows>>;
+
+  constructor(readonly parts: readonly Partial[]) {
+    let most = 0;
+    for (const p of parts) most += p.groups.values.length;
+    this.scope = new Int32Array(most);
+    this.key = new Float64Array(most);
+    this.counts = new Float64Array(most * G_WIDTH);
+    this.range = new Float64Array(most * 4);
+    this.rowOf = parts.map(() => new Int32Array(most).fill(-1));
+    this.rowsOf = parts.map((p) => groupRows(p.samples, S.WIDTH, S.GROUP, p.counts.length / G_WIDTH));
+    const index = new EndpointMap<number>();
+    parts.forEach((p, pi) => {
+      const { vlans, keys, values } = p.groups;
+      const c = p.counts;
+      for (let i = 0; i < values.length; i++) {
+        const scope = vlans[i]!;
+        const ip = Math.floor(keys[i]! / 65536);
+        const port = keys[i]! % 65536;
+        let mi = index.get(scope, ip, port);
+        if (mi === undefined) {
+          mi = this.size++;
+          index.set(scope, ip, port, mi);
+          this.scope[mi] = scope;
+          this.key[mi] = keys[i]!;
+          this.range[mi * 4] = Infinity;
+        }
+        this.rowOf[pi]![mi] = values[i]!;
+        const at = values[i]! * G_WIDTH;
+        const m = mi * G_WIDTH;
+        for (let k = 0; k < G_WIDTH; k++) if (k < G_FIRST_SEC || k > G_KEPT) this.counts[m + k]! += c[at + k]!;
+        this.widen(mi, c[at + G_FIRST_SEC]!, c[at + G_FIRST_NS]!, c[at + G_LAST_SEC]!, c[at + G_LAST_NS]!);
+      }
+    });
+  }
+
+  packets(mi: number): number {
+    return this.counts[mi * G_WIDTH + G_PACKETS]!;
+  }
+
+  /** The service's key in the report order's tie-break and in the finding. */
+  name(mi: number): string {
+    return (this.scope[mi]! >= ORPHAN ? 'o|' : 'f|') + endpointKey(this.endpoint(mi));
+  }
+
+  endpoint(mi: number): Endpoint {
+    const key = this.key[mi]!;
+    return { vlan: this.scope[mi]! % ORPHAN, ip: Math.floor(key / 65536), port: key % 65536 };
+  }
+
+  private widen(mi: number, firstSec: number, firstNs: number, lastSec: number, lastNs: number): void {
+    const r = this.range;
+    const at = mi * 4;
+    if (firstSec < r[at]! || (firstSec === r[at] && firstNs < r[at + 1]!)) {
+      r[at] = firstSec;
+      r[at + 1] = firstNs;
+    }
+    if (lastSec > r[at + 2]! || (lastSec === r[at + 2] && lastNs > r[at + 3]!)) {
+      r[at + 2] = lastSec;
+      r[at + 3] = lastNs;
+    }
+  }
+}
+
+/** The services `members` as one group: counts summed, and the lowest frames as evidence. */
+function toGroup(sv: Services, members: Int32Array, key: string, service: Endpoint, orphan: boolean): Group {
+  const g: Group = { key, service, orphan, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0, sample: { items: [], total: 0 } };
+  // Each shard kept its first packets of the service: every packet counts, the lowest frames show.
+  // Frames are unique; the lowest EVIDENCE_SAMPLE are kept as they pass (partial, row offset, frame).
+  const kept: Array<{ pi: number; at: number; frame: number }> = [];
+  const c = sv.counts;
+  const r = sv.range;
+  for (let x = 0; x < members.length; x++) {
+    const mi = members[x]!;
+    const m = mi * G_WIDTH;
+    g.packets += c[m + G_PACKETS]!;
+    g.afterReject += c[m + G_AFTER_REJECT]!;
+    for (let k = 0; k <= REASONS; k++) {
+      const name = INVALID_REASON_NAMES[k] ?? 'unknown';
+      if (c[m + G_REASONS + k]! > 0) g.byReason[name] = (g.byReason[name] ?? 0) + c[m + G_REASONS + k]!;
+    }
+    for (let k = 0; k < KINDS; k++) if (c[m + G_KINDS + k]! > 0) g.byKind[KIND_NAMES[k]!] = (g.byKind[KIND_NAMES[k]!] ?? 0) + c[m + G_KINDS + k]!;
+    widenRange(g, r[mi * 4]!, r[mi * 4 + 1]!, r[mi * 4 + 2]!, r[mi * 4 + 3]!);
+    for (let pi = 0; pi < sv.parts.length; pi++) {
+      const row = sv.rowOf[pi]![mi]!;
+      if (row < 0) continue;
+      const grouped = sv.rowsOf[pi]!;
+      const samples = sv.parts[pi]!.samples;
+      for (let j = grouped.start[row]!; j < grouped.start[row + 1]!; j++) {
+        const at = grouped.order[j]! * S.WIDTH;
+        const frame = samples[at + S.FRAME]!;
+        if (kept.length >= EVIDENCE_SAMPLE && frame >= kept[kept.length - 1]!.frame) continue;
+        let i = kept.length;
+        while (i > 0 && kept[i - 1]!.frame > frame) i--;
+        kept.splice(i, 0, { pi, at, frame });
+        if (kept.length > EVIDENCE_SAMPLE) kept.pop();
+      }
+    }
+  }
+  g.sample = { items: kept.map((k) => sampleItem(sv.parts[k.pi]!.samples, k.at)), total: g.packets };
+  return g;
 }
 
 function reduce(partials: readonly unknown[], _ctx: ReduceContext): Finding[] {
-  const parts = partials as Partial[];
-  const index = new EndpointMap<number>();
-  const merged: Merged[] = [];
-  parts.forEach((p, pi) => {
-    const { vlans, keys, values } = p.groups;
-    const rowsOf = groupRows(p.samples, S.WIDTH, S.GROUP, p.counts.length / G_WIDTH);
-    for (let i = 0; i < values.length; i++) {
-      const scope = vlans[i]!;
-      const ip = Math.floor(keys[i]! / 65536);
-      const port = keys[i]! % 65536;
-      let mi = index.get(scope, ip, port);
-      if (mi === undefined) {
-        mi = merged.length;
-        index.set(scope, ip, port, mi);
-        merged.push({ scope, ip, port, counts: new Float64Array(G_WIDTH), rows: [], firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0 });
-      }
-      const m = merged[mi]!;
-      const at = values[i]! * G_WIDTH;
-      const c = p.counts;
-      for (let k = 0; k < G_WIDTH; k++) if (k < G_FIRST_SEC || k > G_KEPT) m.counts[k]! += c[at + k]!;
-      widenRange(m, c[at + G_FIRST_SEC]!, c[at + G_FIRST_NS]!, c[at + G_LAST_SEC]!, c[at + G_LAST_NS]!);
-      for (let j = rowsOf.start[values[i]!]!; j < rowsOf.start[values[i]! + 1]!; j++) m.rows.push([pi, rowsOf.order[j]! * S.WIDTH]);
-    }
-  });
+  const sv = new Services(partials as Partial[]);
   // The busiest services get a finding each; the rest are folded into one, so counts still add up.
-  const keyOf = (m: Merged): string => (m.scope >= ORPHAN ? 'o|' : 'f|') + endpointKey({ vlan: m.scope % ORPHAN, ip: m.ip, port: m.port });
-  const keys = merged.map(keyOf);
-  const order = merged.map((_, i) => i).sort((a, b) => merged[b]!.counts[G_PACKETS]! - merged[a]!.counts[G_PACKETS]! || keys[a]!.localeCompare(keys[b]!));
-  const toGroup = (members: readonly number[], key: string, service: Endpoint, orphan: boolean): Group => {
-    const g: Group = { key, service, orphan, packets: 0, afterReject: 0, byReason: {}, byKind: {}, firstSec: Infinity, firstNs: 0, lastSec: 0, lastNs: 0, sample: { items: [], total: 0 } };
-    // Each shard kept its first packets of the service: every packet counts, the lowest frames show.
-    const rows: Array<[number, number]> = [];
-    for (const mi of members) {
-      const m = merged[mi]!;
-      const c = m.counts;
-      g.packets += c[G_PACKETS]!;
-      g.afterReject += c[G_AFTER_REJECT]!;
-      for (let k = 0; k <= REASONS; k++) {
-        const name = INVALID_REASON_NAMES[k] ?? 'unknown';
-        if (c[G_REASONS + k]! > 0) g.byReason[name] = (g.byReason[name] ?? 0) + c[G_REASONS + k]!;
-      }
-      for (let k = 0; k < KINDS; k++) if (c[G_KINDS + k]! > 0) g.byKind[KIND_NAMES[k]!] = (g.byKind[KIND_NAMES[k]!] ?? 0) + c[G_KINDS + k]!;
-      widenRange(g, m.firstSec, m.firstNs, m.lastSec, m.lastNs);
-      rows.push(...m.rows);
-    }
-    // Frames are unique: the lowest ones, as an EvidenceSample keeps them, built into items only when shown.
-    const frameOf = ([pi, at]: [number, number]): number => parts[pi]!.samples[at + S.FRAME]!;
-    rows.sort((a, b) => frameOf(a) - frameOf(b));
-    g.sample = { items: rows.slice(0, EVIDENCE_SAMPLE).map(([pi, at]) => sampleItem(parts[pi]!.samples, at)), total: g.packets };
-    return g;
+  // Names are built only for the ties the order needs them for.
+  const names = new Map<number, string>();
+  const nameOf = (mi: number): string => {
+    let name = names.get(mi);
+    if (name === undefined) names.set(mi, (name = sv.name(mi)));
+    return name;
   };
-  const shown = order.slice(0, MAX_FINDINGS).map((mi) => {
-    const m = merged[mi]!;
-    const orphan = m.scope >= ORPHAN;
-    return toGroup([mi], keys[mi]!, { ip: m.ip, port: m.port, vlan: m.scope % ORPHAN }, orphan);
-  });
-  const rest = order.slice(MAX_FINDINGS);
-  if (rest.length > 0) shown.push(toGroup(rest, 'other', { ip: 0, port: 0, vlan: 0 }, true));
+  const order = new Int32Array(sv.size);
+  for (let i = 0; i < sv.size; i++) order[i] = i;
+  order.sort((a, b) => sv.packets(b) - sv.packets(a) || nameOf(a).localeCompare(nameOf(b)));
+  const shownCount = Math.min(MAX_FINDINGS, sv.size);
+  const shown: Group[] = [];
+  for (let i = 0; i < shownCount; i++) {
+    const mi = order[i]!;
+    shown.push(toGroup(sv, order.subarray(i, i + 1), nameOf(mi), sv.endpoint(mi), sv.scope[mi]! >= ORPHAN));
+  }
+  const rest = order.subarray(shownCount);
+  if (rest.length > 0) shown.push(toGroup(sv, rest, 'other', { ip: 0, port: 0, vlan: 0 }, true));
   return shown.map((g) => toFinding(g, rest.length));
 }
 
