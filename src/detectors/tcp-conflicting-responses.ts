@@ -259,9 +259,18 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
       m.evidence = ev.toJSON();
     }
   }
+  // Every shard counted the normal handshakes of all its servers; only the merged ones need theirs.
+  // A scan of each shard's list against the few merged servers, not a map of every server built.
+  const servers = [...merged.values()];
+  const index = new EndpointMap<number>();
+  servers.forEach((m, i) => index.set(m.vlan, m.serverIp, m.serverPort, i));
   for (const p of partials as Partial[]) {
-    const normal = EndpointMap.from(p.normal);
-    for (const m of merged.values()) m.normal += normal.get(m.vlan, m.serverIp, m.serverPort) ?? 0;
+    if (servers.length === 0) break;
+    const { vlans, keys, values } = p.normal;
+    for (let i = 0; i < values.length; i++) {
+      const m = index.get(vlans[i]!, Math.floor(keys[i]! / 65536), keys[i]! % 65536);
+      if (m !== undefined) servers[m]!.normal += values[i]!;
+    }
   }
   const findings: Finding[] = [];
   for (const sp of [...merged.values()].sort((a, b) => a.key.localeCompare(b.key))) {
