@@ -583,10 +583,22 @@ class ServerJoin {
   constructor(partials: readonly Partial[]) {
     let most = 0;
     for (const p of partials) most += p.servers.values.length;
+    this.views = partials.map((p) => new PartView(p, most));
+    this.halfOpen = new Float64Array(most);
+    if (partials.length === 1) {
+      // One shard (the default on two cores): its servers are already distinct, nothing to join.
+      const v = this.views[0]!;
+      ({ vlans: this.vlans, keys: this.keys } = v.p.servers);
+      const rows = v.p.servers.values;
+      for (let g = 0; g < rows.length; g++) {
+        v.rowOf[g] = rows[g]!;
+        this.halfOpen[g] = v.p.counters[rows[g]! * C.WIDTH + C.HALF_OPEN]!;
+      }
+      this.size = rows.length;
+      return;
+    }
     this.vlans = new Int32Array(most);
     this.keys = new Float64Array(most);
-    this.halfOpen = new Float64Array(most);
-    this.views = partials.map((p) => new PartView(p, most));
     const index = new EndpointMap<number>();
     for (const v of this.views) {
       const { vlans, keys, values } = v.p.servers;
