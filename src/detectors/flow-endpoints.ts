@@ -76,15 +76,6 @@ export class EndpointMap<T> {
   private table = new Int32Array(128);
   private mask = 127;
 
-  static from<T>(parts: EndpointMapParts<T>): EndpointMap<T> {
-    const m = new EndpointMap<T>();
-    for (let i = 0; i < parts.values.length; i++) {
-      const k = parts.keys[i]!;
-      m.set(parts.vlans[i]!, Math.floor(k / 65536), k % 65536, parts.values[i]!);
-    }
-    return m;
-  }
-
   get(vlan: number, ip: number, port: number): T | undefined {
     const i = this.find(vlan, ip * 65536 + port);
     return i < 0 ? undefined : this.values[i];
@@ -124,9 +115,13 @@ export class EndpointMap<T> {
     });
   }
 
-  /** The contents as plain arrays (copies of the used parts), for a partial result. */
+  /**
+   * The contents as plain arrays, for a partial result: views of the map's own arrays, not copies
+   * (a shard takes its partial once it is done, and hands the buffers over; the map must not
+   * change afterwards).
+   */
   parts(): EndpointMapParts<T> {
-    return { vlans: this.vlans.slice(0, this.size), keys: this.keys.slice(0, this.size), values: this.values.slice() };
+    return { vlans: this.vlans.subarray(0, this.size), keys: this.keys.subarray(0, this.size), values: this.values };
   }
 
   private find(vlan: number, key: number): number {
