@@ -54,40 +54,39 @@ export function endpointName(e: Endpoint): string {
   return `vlan ${e.vlan & 0xfff}${inner ? `.${inner}` : ''} ${name}`;
 }
 
-/** An EndpointMap's contents as plain arrays, in insertion order: what crosses threads. */
-export interface EndpointMapParts<T> {
+/** An EndpointIndex's keys as plain arrays, in insertion order: what crosses threads. */
+export interface EndpointKeys {
   vlans: Int32Array;
   /** ip * 65536 + port. */
   keys: Float64Array;
+}
+
+/** An EndpointMap's contents as plain arrays, in insertion order. */
+export interface EndpointMapParts<T> extends EndpointKeys {
   values: T[];
 }
 
 /**
- * A map keyed by (VLAN, IPv4 address, port), for detectors that update it once per flow:
- * open addressing over typed arrays (no boxed key, no string, no allocation per lookup), the
- * values in one array in insertion order. Sent between threads as `parts()`.
+ * Numbers (VLAN, IPv4 address, port) to their order of arrival: entry i is the i-th endpoint
+ * added. For detectors that keep one row per endpoint in a table of their own, the entry is the
+ * row: no value to store. Open addressing over typed arrays (no boxed key, no string, no
+ * allocation per lookup).
  */
-export class EndpointMap<T> {
+export class EndpointIndex {
   size = 0;
-  private vlans = new Int32Array(64);
-  private keys = new Float64Array(64);
-  private values: T[] = [];
+  protected vlans = new Int32Array(64);
+  protected keys = new Float64Array(64);
   /** Open-addressing table of entry index + 1 (0 = empty), at most half full. */
   private table = new Int32Array(128);
   private mask = 127;
 
-  get(vlan: number, ip: number, port: number): T | undefined {
-    const i = this.find(vlan, ip * 65536 + port);
-    return i < 0 ? undefined : this.values[i];
+  /** The entry of an endpoint, or -1. */
+  indexOf(vlan: number, ip: number, port: number): number {
+    return this.find(vlan, ip * 65536 + port);
   }
 
-  set(vlan: number, ip: number, port: number, value: T): void {
-    const key = ip * 65536 + port;
-    const i = this.find(vlan, key);
-    if (i >= 0) {
-      this.values[i] = value;
-      return;
-    }
+  /** Adds an endpoint that is not there yet; returns its entry. */
+  add(vlan: number, ip: number, port: number): number {
     if ((this.size + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
     if (this.size === this.keys.length) {
       const vlans = new Int32Array(this.size * 2);
@@ -99,32 +98,21 @@ export class EndpointMap<T> {
     }
     const n = this.size++;
     this.vlans[n] = vlan;
-    this.keys[n] = key;
-    this.values.push(value);
+    this.keys[n] = ip * 65536 + port;
     this.place(n);
-  }
-
-  /** Entries as [endpoint, value], sorted by VLAN, address and port (a stable report order); `keep` filters first. */
-  entries(keep?: (value: T) => boolean): Array<[Endpoint, T]> {
-    const order: number[] = [];
-    for (let i = 0; i < this.size; i++) if (!keep || keep(this.values[i]!)) order.push(i);
-    order.sort((a, b) => this.vlans[a]! - this.vlans[b]! || this.keys[a]! - this.keys[b]!);
-    return order.map((i) => {
-      const k = this.keys[i]!;
-      return [{ vlan: this.vlans[i]!, ip: Math.floor(k / 65536), port: k % 65536 }, this.values[i]!];
-    });
+    return n;
   }
 
   /**
-   * The contents as plain arrays, for a partial result: views of the map's own arrays, not copies
-   * (a shard takes its partial once it is done, and hands the buffers over; the map must not
+   * The keys as plain arrays, for a partial result: views of the index's own arrays, not copies
+   * (a shard takes its partial once it is done, and hands the buffers over; the index must not
    * change afterwards).
    */
-  parts(): EndpointMapParts<T> {
-    return { vlans: this.vlans.subarray(0, this.size), keys: this.keys.subarray(0, this.size), values: this.values };
+  keyParts(): EndpointKeys {
+    return { vlans: this.vlans.subarray(0, this.size), keys: this.keys.subarray(0, this.size) };
   }
 
-  private find(vlan: number, key: number): number {
+  protected find(vlan: number, key: number): number {
     const table = this.table;
     for (let h = hashEndpoint(vlan, key) & this.mask; ; h = (h + 1) & this.mask) {
       const e = table[h]!;
@@ -143,6 +131,45 @@ export class EndpointMap<T> {
     this.table = new Int32Array(size);
     this.mask = size - 1;
     for (let i = 0; i < this.size; i++) this.place(i);
+  }
+}
+
+/**
+ * A map keyed by (VLAN, IPv4 address, port), for detectors that update it once per flow: an
+ * EndpointIndex with the values in one array in insertion order. Sent between threads as `parts()`.
+ */
+export class EndpointMap<T> extends EndpointIndex {
+  private values: T[] = [];
+
+  get(vlan: number, ip: number, port: number): T | undefined {
+    const i = this.indexOf(vlan, ip, port);
+    return i < 0 ? undefined : this.values[i];
+  }
+
+  set(vlan: number, ip: number, port: number, value: T): void {
+    const i = this.indexOf(vlan, ip, port);
+    if (i >= 0) {
+      this.values[i] = value;
+      return;
+    }
+    this.add(vlan, ip, port);
+    this.values.push(value);
+  }
+
+  /** Entries as [endpoint, value], sorted by VLAN, address and port (a stable report order); `keep` filters first. */
+  entries(keep?: (value: T) => boolean): Array<[Endpoint, T]> {
+    const order: number[] = [];
+    for (let i = 0; i < this.size; i++) if (!keep || keep(this.values[i]!)) order.push(i);
+    order.sort((a, b) => this.vlans[a]! - this.vlans[b]! || this.keys[a]! - this.keys[b]!);
+    return order.map((i) => {
+      const k = this.keys[i]!;
+      return [{ vlan: this.vlans[i]!, ip: Math.floor(k / 65536), port: k % 65536 }, this.values[i]!];
+    });
+  }
+
+  /** The contents as plain arrays, for a partial result: views, as keyParts(), and the values themselves. */
+  parts(): EndpointMapParts<T> {
+    return { ...this.keyParts(), values: this.values };
   }
 }
 

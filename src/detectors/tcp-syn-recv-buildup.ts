@@ -17,7 +17,7 @@ import type { FlowTracker } from '../flows/tracker.js';
 import { formatDuration, formatIpv4, formatTimestamp } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
-import { EndpointMap, endpointName, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
+import { EndpointIndex, endpointName, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointKeys } from './flow-endpoints.js';
 import { F64Rows, groupRows, U32Rows } from './rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
@@ -53,14 +53,17 @@ const enum C {
   COMPLETED = 3,
   DELAYED = 4,
   GAVE_UP = 5,
-  /** Per evidence category (3 each): items logged, the highest frame among the first SAMPLE logged, items seen. */
+  /** Items logged per evidence category, one byte each (counting stops at 255: only "SAMPLE or more" matters). */
   KEPT = 6,
-  KEPT_MAX = 9,
-  SEEN = 12,
-  WIDTH = 15,
+  /** Per evidence category (3 each): the highest frame among the first SAMPLE logged, items seen. */
+  KEPT_MAX = 7,
+  SEEN = 10,
+  /** The server's row of `delays` + 1, 0 while no client of it was delayed (most servers). */
+  DELAYS = 13,
+  WIDTH = 14,
 }
 
-/** Columns of the delay rows (float64, seconds). */
+/** Columns of the delay rows (float64, seconds), for the servers that delayed a client. */
 const enum L {
   SUM = 0,
   MAX = 1,
@@ -122,10 +125,10 @@ const enum S {
 }
 
 interface Partial {
-  /** Server → row of `counters`. */
-  servers: EndpointMapParts<number>;
+  /** The servers, in the order of their rows of `counters`. */
+  servers: EndpointKeys;
   counters: Uint32Array;
-  /** Client delays, row for row with `counters` (L.* columns). */
+  /** Client delays (L.* columns), at the row C.DELAYS names. */
   delays: Float64Array;
   /** Half-open periods (I.* columns). */
   intervals: Uint32Array;
@@ -137,7 +140,7 @@ interface Partial {
 
 class Observer implements ShardObserver {
   readonly packets = 'none' as const;
-  private readonly servers = new EndpointMap<number>();
+  private readonly servers = new EndpointIndex();
   private readonly counters = new U32Rows(C.WIDTH, ROWS_RESERVED);
   private readonly delays = new F64Rows(L.WIDTH, ROWS_RESERVED);
   // About one row of each per handshake: room for a million, committed as used.
@@ -250,8 +253,10 @@ class Observer implements ShardObserver {
     if (syns > 1 && finalAck >= 0) {
       const delay = start - ev.time(firstSyn);
       cnt[row + C.DELAYED]++;
+      let delayRow = cnt[row + C.DELAYS]!;
+      if (delayRow === 0) cnt[row + C.DELAYS] = delayRow = this.delays.append() / L.WIDTH + 1;
       const dl = this.delays.data;
-      const at = server * L.WIDTH;
+      const at = (delayRow - 1) * L.WIDTH;
       dl[at + L.SUM] += delay;
       dl[at + L.MAX] = Math.max(dl[at + L.MAX]!, delay);
       this.sample(server, Cat.LATE, firstSyn, clientIp, clientPort, syns, delay);
@@ -274,11 +279,11 @@ class Observer implements ShardObserver {
     const vlan = flowVlan(tr, s);
     const ip = sideIp(tr, s, side);
     const port = sidePort(tr, s, side);
-    let r = this.servers.get(vlan, ip, port);
-    if (r === undefined) {
-      r = this.counters.append() / C.WIDTH;
-      this.delays.append();
-      this.servers.set(vlan, ip, port, r);
+    let r = this.servers.indexOf(vlan, ip, port);
+    if (r < 0) {
+      // The index's entries and the counter rows are added together: entry r is row r.
+      r = this.servers.add(vlan, ip, port);
+      this.counters.append();
     }
     return r;
   }
@@ -294,10 +299,11 @@ class Observer implements ShardObserver {
     const ev = this.ev;
     const frame = ev.frame[i]!;
     cnt[row + C.SEEN + cat]++;
-    const kept = cnt[row + C.KEPT + cat]!;
+    const shift = cat * 8;
+    const kept = (cnt[row + C.KEPT]! >>> shift) & 0xff;
     if (kept >= SAMPLE && frame >= cnt[row + C.KEPT_MAX + cat]!) return;
     if (kept < SAMPLE) cnt[row + C.KEPT_MAX + cat] = Math.max(cnt[row + C.KEPT_MAX + cat]!, frame);
-    cnt[row + C.KEPT + cat] = kept + 1;
+    if (kept < 0xff) cnt[row + C.KEPT] = (cnt[row + C.KEPT]! + (1 << shift)) >>> 0;
     const at = this.samples.append();
     const d = this.samples.data;
     d[at + S.SERVER] = server;
@@ -314,7 +320,7 @@ class Observer implements ShardObserver {
 
   partial(): Partial {
     return {
-      servers: this.servers.parts(),
+      servers: this.servers.keyParts(),
       counters: this.counters.used(),
       delays: this.delays.used(),
       intervals: this.intervals.used(),
@@ -582,41 +588,41 @@ class ServerJoin {
 
   constructor(partials: readonly Partial[]) {
     let most = 0;
-    for (const p of partials) most += p.servers.values.length;
+    for (const p of partials) most += p.servers.keys.length;
     this.views = partials.map((p) => new PartView(p, most));
     this.halfOpen = new Float64Array(most);
     if (partials.length === 1) {
       // One shard (the default on two cores): its servers are already distinct, nothing to join.
       const v = this.views[0]!;
       ({ vlans: this.vlans, keys: this.keys } = v.p.servers);
-      const rows = v.p.servers.values;
-      for (let g = 0; g < rows.length; g++) {
-        v.rowOf[g] = rows[g]!;
-        this.halfOpen[g] = v.p.counters[rows[g]! * C.WIDTH + C.HALF_OPEN]!;
+      for (let g = 0; g < most; g++) {
+        v.rowOf[g] = g;
+        this.halfOpen[g] = v.p.counters[g * C.WIDTH + C.HALF_OPEN]!;
       }
-      this.size = rows.length;
+      this.size = most;
       return;
     }
     this.vlans = new Int32Array(most);
     this.keys = new Float64Array(most);
-    const index = new EndpointMap<number>();
+    // Entry g of the index is joined server g.
+    const index = new EndpointIndex();
     for (const v of this.views) {
-      const { vlans, keys, values } = v.p.servers;
-      for (let i = 0; i < values.length; i++) {
-        const key = keys[i]!;
+      const { vlans, keys } = v.p.servers;
+      for (let r = 0; r < keys.length; r++) {
+        const key = keys[r]!;
         const ip = Math.floor(key / 65536);
         const port = key % 65536;
-        let g = index.get(vlans[i]!, ip, port);
-        if (g === undefined) {
-          g = this.size++;
-          index.set(vlans[i]!, ip, port, g);
-          this.vlans[g] = vlans[i]!;
+        let g = index.indexOf(vlans[r]!, ip, port);
+        if (g < 0) {
+          g = index.add(vlans[r]!, ip, port);
+          this.vlans[g] = vlans[r]!;
           this.keys[g] = key;
         }
-        v.rowOf[g] = values[i]!;
-        this.halfOpen[g]! += v.p.counters[values[i]! * C.WIDTH + C.HALF_OPEN]!;
+        v.rowOf[g] = r;
+        this.halfOpen[g]! += v.p.counters[r * C.WIDTH + C.HALF_OPEN]!;
       }
     }
+    this.size = index.size;
   }
 
   /** The servers with more than `threshold` half-open connections, by VLAN, address and port. */
@@ -689,8 +695,11 @@ function mergeServer(g: number, server: Endpoint, views: readonly PartView[]): S
     agg.synAckRetransmissions += c[row + C.SYNACK_RETRANS]!;
     agg.completed += c[row + C.COMPLETED]!;
     agg.delayed += c[row + C.DELAYED]!;
-    agg.delaySum += v.p.delays[r * L.WIDTH + L.SUM]!;
-    agg.delayMax = Math.max(agg.delayMax, v.p.delays[r * L.WIDTH + L.MAX]!);
+    const delayRow = c[row + C.DELAYS]!;
+    if (delayRow > 0) {
+      agg.delaySum += v.p.delays[(delayRow - 1) * L.WIDTH + L.SUM]!;
+      agg.delayMax = Math.max(agg.delayMax, v.p.delays[(delayRow - 1) * L.WIDTH + L.MAX]!);
+    }
     agg.gaveUp += c[row + C.GAVE_UP]!;
     for (let cat = 0; cat < 3; cat++) seen[cat]! += c[row + C.SEEN + cat]!;
     const grouped = v.rest();
