@@ -79,17 +79,46 @@ const enum Cat {
 
 /**
  * Columns of the half-open interval rows (uint32): the first SYN+ACK (exact time, frame) and the
- * end, at END_SEC + END_NS ns + END_ADD s (END_ADD: Linux's give-up delay after the last SYN+ACK).
+ * end, at END_SEC + END_NS ns + the give-up delay (Linux's, after the last SYN+ACK; 4 bits of code,
+ * see giveUpCode, in the top two bits of START_NS and of END_NS), and one of the flow's SYNs (most
+ * flows have exactly one): 32 bytes per answered handshake, where a row here and one in `syns`
+ * took 44.
  */
 const enum I {
   SERVER = 0,
   START_SEC = 1,
+  /** Nanoseconds (30 bits) | the give-up code's low two bits << 30. */
   START_NS = 2,
   END_SEC = 3,
+  /** Nanoseconds (30 bits) | the give-up code's high two bits << 30. */
   END_NS = 4,
-  END_ADD = 5,
-  FRAME = 6,
-  WIDTH = 7,
+  FRAME = 5,
+  /** A SYN of the flow: TTL | Y_UNANSWERED | Y_SYNS_ONLY | I_HAS_SYN | (its second - START_SEC + I_SYN_BIAS) << 11; 0 = none. */
+  SYN = 6,
+  /** The client's address (the SYN's source). */
+  CLIENT_IP = 7,
+  WIDTH = 8,
+}
+
+/** I.SYN: the row carries a SYN. */
+const I_HAS_SYN = 0x400;
+/** I.SYN: the SYN's second is stored as an offset from START_SEC plus this, in 21 bits (about 12 days either way). */
+const I_SYN_BIAS = 1 << 20;
+const NS_MASK = 0x3fffffff;
+
+/**
+ * The delay after the last SYN+ACK at which Linux drops a request nothing answered: each timeout
+ * doubles from 1 s, capped at TCP_RTO_MAX (120 s; reqsk_timer_handler), and the request is dropped
+ * at the first timeout past tcp_synack_retries retransmissions. Coded in 4 bits: 0 none, 1-7 for
+ * 1, 2, 4 ... 64 s, 8 for 120 s.
+ */
+function giveUpCode(synAcks: number, synackRetries: number): number {
+  const doublings = Math.min(synAcks, synackRetries + 1) - 1;
+  return doublings >= 7 ? 8 : doublings + 1;
+}
+
+function giveUpSeconds(code: number): number {
+  return code === 0 ? 0 : code === 8 ? 120 : 2 ** (code - 1);
 }
 
 /** Columns of the SYN rows (uint32): one row per SYN. */
@@ -106,6 +135,11 @@ const enum Y {
 const Y_UNANSWERED = 0x100;
 /** TTL_FLAGS: the flow's client sent nothing but SYNs. */
 const Y_SYNS_ONLY = 0x200;
+
+/** A SYN's TTL and flags, as Y.TTL_FLAGS and the low bits of I.SYN hold them. */
+function synTtlFlags(ttl: number, unanswered: boolean, synsOnly: boolean): number {
+  return ttl | (unanswered ? Y_UNANSWERED : 0) | (synsOnly ? Y_SYNS_ONLY : 0);
+}
 
 /** Columns of the evidence rows: the flow's frame, its client, and two numbers per category. */
 const enum S {
@@ -132,7 +166,7 @@ interface Partial {
   delays: Float64Array;
   /** Half-open periods (I.* columns). */
   intervals: Uint32Array;
-  /** [server, second, TTL | Y_UNANSWERED | Y_SYNS_ONLY, client address] per SYN. */
+  /** [server, second, TTL | Y_UNANSWERED | Y_SYNS_ONLY, client address] per SYN not carried by an interval row. */
   syns: Uint32Array;
   /** Evidence candidates (S.* columns). */
   samples: Float64Array;
@@ -148,6 +182,9 @@ class Observer implements ShardObserver {
   private readonly syns = new U32Rows(Y.WIDTH, ROWS_RESERVED);
   private readonly samples = new F64Rows(S.WIDTH);
   private readonly ev = new EventScratch();
+  /** The SYNs of the flow at hand: event index, and whether it went unanswered. */
+  private readonly flowSyns = new Int32Array(64);
+  private readonly flowSynUnanswered = new Uint8Array(64);
 
   constructor(private readonly synackRetries: number) {}
 
@@ -196,16 +233,27 @@ class Observer implements ShardObserver {
     // first SYNs of a client that got through on a retransmission were dropped too (Linux counts
     // them in TcpExtTCPReqQFullDrop).
     let pending = -1;
+    let flowSyns = 0;
     for (let i = 0; i <= n; i++) {
       const isSyn = i < n && ev.kind[i] === EvKind.SYN && ev.fromOrig[i] === 1;
       const isAnswer = i < n && ev.fromOrig[i] === 0 && (ev.kind[i] === EvKind.SYNACK || ev.kind[i] === EvKind.RST || ev.kind[i] === EvKind.ICMP_ERROR);
-      if (pending >= 0 && (isSyn || i === n)) this.logSyn(server, pending, clientIp, true, synsOnly);
-      if (pending >= 0 && isAnswer) {
-        this.logSyn(server, pending, clientIp, false, synsOnly);
+      if (pending >= 0 && (isSyn || isAnswer || i === n)) {
+        this.flowSyns[flowSyns] = pending;
+        this.flowSynUnanswered[flowSyns++] = isAnswer ? 0 : 1;
         pending = -1;
       }
       if (isSyn) pending = i;
     }
+    // With a half-open period to log, its row carries the first SYN whose second fits; the others
+    // take a row of their own.
+    let carried = -1;
+    if (synAcks > 0) {
+      for (let k = 0; k < flowSyns && carried < 0; k++) {
+        const offset = ev.tsSec[this.flowSyns[k]!]! - ev.tsSec[firstSynAck]! + I_SYN_BIAS;
+        if (offset >= 0 && offset < 2 * I_SYN_BIAS) carried = k;
+      }
+    }
+    for (let k = 0; k < flowSyns; k++) if (k !== carried) this.logSyn(server, this.flowSyns[k]!, clientIp, this.flowSynUnanswered[k] === 1, synsOnly);
 
     if (synAcks === 0) {
       if (!answered) {
@@ -229,25 +277,30 @@ class Observer implements ShardObserver {
     let rst = -1;
     for (let i = 0; i < n && rst < 0; i++) if (ev.kind[i] === EvKind.RST && ev.time(i) >= start) rst = i;
     let endAt = lastSynAck;
-    let endAdd = 0;
+    let giveUp = 0;
     if (finalAck >= 0) {
       endAt = finalAck;
       cnt[row + C.COMPLETED]++;
     } else if (rst >= 0) {
       endAt = rst;
     } else {
-      // Linux drops the request one doubling after its last SYN+ACK retransmission (1, 2, 4 ... s).
-      endAdd = 2 ** (Math.min(synAcks, this.synackRetries + 1) - 1);
+      // Linux drops the request one timeout after its last SYN+ACK retransmission.
+      giveUp = giveUpCode(synAcks, this.synackRetries);
     }
     const iv = this.intervals.append();
     const id = this.intervals.data;
     id[iv + I.SERVER] = server;
     id[iv + I.START_SEC] = ev.tsSec[firstSynAck]!;
-    id[iv + I.START_NS] = ev.tsNs[firstSynAck]!;
+    id[iv + I.START_NS] = (ev.tsNs[firstSynAck]! | ((giveUp & 3) << 30)) >>> 0;
     id[iv + I.END_SEC] = ev.tsSec[endAt]!;
-    id[iv + I.END_NS] = ev.tsNs[endAt]!;
-    id[iv + I.END_ADD] = endAdd;
+    id[iv + I.END_NS] = (ev.tsNs[endAt]! | ((giveUp >>> 2) << 30)) >>> 0;
     id[iv + I.FRAME] = ev.frame[firstSynAck]!;
+    if (carried >= 0) {
+      const i = this.flowSyns[carried]!;
+      const offset = ev.tsSec[i]! - ev.tsSec[firstSynAck]! + I_SYN_BIAS;
+      id[iv + I.SYN] = (synTtlFlags(ev.ttl[i]!, this.flowSynUnanswered[carried] === 1, synsOnly) | I_HAS_SYN | (offset << 11)) >>> 0;
+      id[iv + I.CLIENT_IP] = clientIp;
+    }
     cnt[row + C.HALF_OPEN]++;
     if (finalAck < 0) this.sample(server, Cat.HALF_OPEN, firstSynAck, clientIp, clientPort, rst >= 0 ? ev.frame[rst]! : 0, synAcks);
     if (syns > 1 && finalAck >= 0) {
@@ -269,7 +322,7 @@ class Observer implements ShardObserver {
     const d = this.syns.data;
     d[at + Y.SERVER] = server;
     d[at + Y.SEC] = this.ev.tsSec[i]!;
-    d[at + Y.TTL_FLAGS] = this.ev.ttl[i]! | (unanswered ? Y_UNANSWERED : 0) | (synsOnly ? Y_SYNS_ONLY : 0);
+    d[at + Y.TTL_FLAGS] = synTtlFlags(this.ev.ttl[i]!, unanswered, synsOnly);
     d[at + Y.CLIENT_IP] = clientIp;
   }
 
@@ -653,9 +706,12 @@ function halfOpenPeriods(g: number, views: readonly PartView[], out: Periods): v
     const d = v.p.intervals;
     for (let j = grouped.start[r]!; j < grouped.start[r + 1]!; j++) {
       const at = grouped.order[j]! * I.WIDTH;
+      const startNs = d[at + I.START_NS]!;
+      const endNs = d[at + I.END_NS]!;
+      const giveUp = giveUpSeconds((startNs >>> 30) | ((endNs >>> 30) << 2));
       // The same sum as EventScratch.time, plus the give-up delay: equal times compare equal.
-      const end = d[at + I.END_SEC]! + d[at + I.END_NS]! * 1e-9 + d[at + I.END_ADD]!;
-      out.push(d[at + I.START_SEC]!, d[at + I.START_NS]!, end, d[at + I.FRAME]!);
+      const end = d[at + I.END_SEC]! + (endNs & NS_MASK) * 1e-9 + giveUp;
+      out.push(d[at + I.START_SEC]!, startNs & NS_MASK, end, d[at + I.FRAME]!);
     }
   }
 }
@@ -706,19 +762,14 @@ function mergeServer(g: number, server: Endpoint, views: readonly PartView[]): S
     forRows(grouped.syns, r, (i) => {
       const d = v.p.syns;
       const at = i * Y.WIDTH;
-      const sec = d[at + Y.SEC]!;
-      const ttlFlags = d[at + Y.TTL_FLAGS]!;
-      const ip = d[at + Y.CLIENT_IP]!;
-      bump(agg.synPerSec, sec);
-      bump(agg.synTtls, ttlFlags & 0xff);
-      synIpTtl.push(ip, ttlFlags & 0xff);
-      if ((ttlFlags & Y_UNANSWERED) !== 0) bump(agg.unansweredPerSec, sec);
-      // A source sent only SYNs if every flow of it did.
-      const only = (ttlFlags & Y_SYNS_ONLY) !== 0 ? 1 : 0;
-      agg.sources.set(ip, (agg.sources.get(ip) ?? 1) & only);
-      let bySec = agg.synPerSecBySource.get(ip);
-      if (!bySec) agg.synPerSecBySource.set(ip, (bySec = new Map()));
-      bump(bySec, sec);
+      addSyn(agg, synIpTtl, d[at + Y.SEC]!, d[at + Y.TTL_FLAGS]!, d[at + Y.CLIENT_IP]!);
+    });
+    // The SYNs the half-open periods' rows carry.
+    forRows(v.intervals(), r, (i) => {
+      const d = v.p.intervals;
+      const at = i * I.WIDTH;
+      const syn = d[at + I.SYN]!;
+      if ((syn & I_HAS_SYN) !== 0) addSyn(agg, synIpTtl, d[at + I.START_SEC]! + (syn >>> 11) - I_SYN_BIAS, syn & 0x3ff, d[at + I.CLIENT_IP]!);
     });
     forRows(grouped.samples, r, (i) => {
       const d = v.p.samples;
@@ -732,6 +783,20 @@ function mergeServer(g: number, server: Endpoint, views: readonly PartView[]): S
   agg.unanswered = done(Cat.UNANSWERED);
   agg.late = done(Cat.LATE);
   return agg;
+}
+
+/** Counts one SYN of the server (its second, TTL | Y_* flags, and source) into `agg`. */
+function addSyn(agg: ServerAgg, synIpTtl: number[], sec: number, ttlFlags: number, ip: number): void {
+  bump(agg.synPerSec, sec);
+  bump(agg.synTtls, ttlFlags & 0xff);
+  synIpTtl.push(ip, ttlFlags & 0xff);
+  if ((ttlFlags & Y_UNANSWERED) !== 0) bump(agg.unansweredPerSec, sec);
+  // A source sent only SYNs if every flow of it did.
+  const only = (ttlFlags & Y_SYNS_ONLY) !== 0 ? 1 : 0;
+  agg.sources.set(ip, (agg.sources.get(ip) ?? 1) & only);
+  let bySec = agg.synPerSecBySource.get(ip);
+  if (!bySec) agg.synPerSecBySource.set(ip, (bySec = new Map()));
+  bump(bySec, sec);
 }
 
 function forRows(g: Grouped, key: number, fn: (row: number) => void): void {

@@ -211,6 +211,16 @@ describe('tcp.syn_recv_buildup fires', () => {
     expect(byDefault.details).toMatchObject({ secondsAboveThreshold: 6.844 });
   });
 
+  it('synack-retries: the doubling timeout stops at TCP_RTO_MAX (120 s), so with 8 retries a request dies 367 s after its first SYN+ACK', async () => {
+    // reqsk_timer_handler: timeout min(1 s << n, 120 s). SYN+ACKs at 0, 1, 3, 7, 15, 31, 63, 127, 247 s
+    // (the last two timeouts capped at 120 s), and the request dropped 120 s after the last, not 256.
+    // Conntrack's SYN_RECV timeout (60 s) would end the flow between the late SYN+ACKs: raised here.
+    const { tl } = answeredFlood(400, { synAcks: [0, 1, 3, 7, 15, 31, 63, 127, 247] });
+    const f = only(await findingsOfTimeline(tl, ID, { 'synack-retries': 8, 'tcp-timeout-syn-recv': 600 }));
+    // Above the threshold from the 7th request's start to the 2nd one's end: 367 - 5/32 s.
+    expect(f.details).toMatchObject({ peakHalfOpen: 8, secondsAboveThreshold: 366.844, synAcks: 72, synAckRetransmissions: 64 });
+  });
+
   it('synack-retries tells timer retransmissions from answers to repeated SYNs: with 2 retries a request dies 7 s after its first SYN+ACK', async () => {
     // A flood tool that repeats each SYN (same ports and ISN) at +0.5, +1.5, +2.5 s. The server
     // (tcp_synack_retries=2) answers each repeat, and retransmits on its timer at +1 and +3 s: 6
