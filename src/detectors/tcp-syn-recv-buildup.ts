@@ -40,27 +40,36 @@ const SAMPLE = 4;
 type Sample = { items: EvidenceItem[]; total: number };
 
 /**
- * Per server, per shard: counts in one uint32 row of `counters` (columns C.*) and the client
- * delays in the same row of `delays` (columns L.*, seconds), and every fact that must be merged
- * exactly across shards (half-open intervals, SYNs with their source, evidence candidates) in
- * append-only numeric rows. No object or Map per server or per flow: a capture with a million
- * server endpoints costs about 80 bytes per server and a few tens of bytes per handshake.
+ * Per server, per shard: the counts every server has in one uint32 row of `counters` (columns
+ * C.*), the rarer ones (retransmissions, delays, lost clients, evidence) in a row of `extra`
+ * (X.*) added at the first of them, and every fact that must be merged exactly across shards
+ * (half-open intervals with a SYN each, other SYNs with their source, evidence candidates) in
+ * append-only numeric rows. No object or Map per server or per flow: a server whose handshakes
+ * all went well costs about 45 bytes (its index entry and 16 bytes of counts), and an answered
+ * handshake 32.
  */
 const enum C {
   HALF_OPEN = 0,
   SYNACKS = 1,
-  SYNACK_RETRANS = 2,
-  COMPLETED = 3,
-  DELAYED = 4,
-  GAVE_UP = 5,
+  COMPLETED = 2,
+  /** The server's row of `extra` + 1, 0 while it has none. */
+  EXTRA = 3,
+  WIDTH = 4,
+}
+
+/** Columns of the extra rows (uint32). */
+const enum X {
+  SYNACK_RETRANS = 0,
+  DELAYED = 1,
+  GAVE_UP = 2,
   /** Items logged per evidence category, one byte each (counting stops at 255: only "SAMPLE or more" matters). */
-  KEPT = 6,
+  KEPT = 3,
   /** Per evidence category (3 each): the highest frame among the first SAMPLE logged, items seen. */
-  KEPT_MAX = 7,
-  SEEN = 10,
-  /** The server's row of `delays` + 1, 0 while no client of it was delayed (most servers). */
-  DELAYS = 13,
-  WIDTH = 14,
+  KEPT_MAX = 4,
+  SEEN = 7,
+  /** The server's row of `delays` + 1, 0 while no client of it was delayed. */
+  DELAYS = 10,
+  WIDTH = 11,
 }
 
 /** Columns of the delay rows (float64, seconds), for the servers that delayed a client. */
@@ -162,7 +171,9 @@ interface Partial {
   /** The servers, in the order of their rows of `counters`. */
   servers: EndpointKeys;
   counters: Uint32Array;
-  /** Client delays (L.* columns), at the row C.DELAYS names. */
+  /** The rarer counts (X.* columns), at the row C.EXTRA names. */
+  extra: Uint32Array;
+  /** Client delays (L.* columns), at the row X.DELAYS names. */
   delays: Float64Array;
   /** Half-open periods (I.* columns). */
   intervals: Uint32Array;
@@ -176,6 +187,7 @@ class Observer implements ShardObserver {
   readonly packets = 'none' as const;
   private readonly servers = new EndpointIndex();
   private readonly counters = new U32Rows(C.WIDTH, ROWS_RESERVED);
+  private readonly extra = new U32Rows(X.WIDTH, ROWS_RESERVED);
   private readonly delays = new F64Rows(L.WIDTH, ROWS_RESERVED);
   // About one row of each per handshake: room for a million, committed as used.
   private readonly intervals = new U32Rows(I.WIDTH, ROWS_RESERVED);
@@ -258,7 +270,7 @@ class Observer implements ShardObserver {
     if (synAcks === 0) {
       if (!answered) {
         // A real client retransmits its SYN before giving up; a spoofed source sends one.
-        if (syns > 1) cnt[row + C.GAVE_UP]++;
+        if (syns > 1) this.extra.data[this.extraAt(server) + X.GAVE_UP]++;
         this.sample(server, Cat.UNANSWERED, firstSyn, clientIp, clientPort, 0, 0);
       }
       return;
@@ -272,7 +284,7 @@ class Observer implements ShardObserver {
       for (let j = 0; j < i; j++) if (ev.kind[j] === EvKind.SYNACK && !ev.fromOrig[j] && ev.seq[j] === ev.seq[i]) seen = true;
       if (!seen) distinct++;
     }
-    cnt[row + C.SYNACK_RETRANS] += synAcks - distinct;
+    if (synAcks > distinct) this.extra.data[this.extraAt(server) + X.SYNACK_RETRANS] += synAcks - distinct;
     const start = ev.time(firstSynAck);
     let rst = -1;
     for (let i = 0; i < n && rst < 0; i++) if (ev.kind[i] === EvKind.RST && ev.time(i) >= start) rst = i;
@@ -305,9 +317,11 @@ class Observer implements ShardObserver {
     if (finalAck < 0) this.sample(server, Cat.HALF_OPEN, firstSynAck, clientIp, clientPort, rst >= 0 ? ev.frame[rst]! : 0, synAcks);
     if (syns > 1 && finalAck >= 0) {
       const delay = start - ev.time(firstSyn);
-      cnt[row + C.DELAYED]++;
-      let delayRow = cnt[row + C.DELAYS]!;
-      if (delayRow === 0) cnt[row + C.DELAYS] = delayRow = this.delays.append() / L.WIDTH + 1;
+      const x = this.extraAt(server);
+      const xd = this.extra.data;
+      xd[x + X.DELAYED]++;
+      let delayRow = xd[x + X.DELAYS]!;
+      if (delayRow === 0) xd[x + X.DELAYS] = delayRow = this.delays.append() / L.WIDTH + 1;
       const dl = this.delays.data;
       const at = (delayRow - 1) * L.WIDTH;
       dl[at + L.SUM] += delay;
@@ -324,6 +338,14 @@ class Observer implements ShardObserver {
     d[at + Y.SEC] = this.ev.tsSec[i]!;
     d[at + Y.TTL_FLAGS] = synTtlFlags(this.ev.ttl[i]!, unanswered, synsOnly);
     d[at + Y.CLIENT_IP] = clientIp;
+  }
+
+  /** The offset in `extra`'s data of the server's extra row, added at its first use. */
+  private extraAt(server: number): number {
+    const cnt = this.counters.data;
+    let x = cnt[server * C.WIDTH + C.EXTRA]!;
+    if (x === 0) cnt[server * C.WIDTH + C.EXTRA] = x = this.extra.append() / X.WIDTH + 1;
+    return (x - 1) * X.WIDTH;
   }
 
   /** The server's counter row, added when new. */
@@ -347,16 +369,16 @@ class Observer implements ShardObserver {
    * server and category, since flows end roughly in frame order).
    */
   private sample(server: number, cat: Cat, i: number, clientIp: number, clientPort: number, a: number, b: number): void {
-    const cnt = this.counters.data;
-    const row = server * C.WIDTH;
+    const row = this.extraAt(server);
+    const cnt = this.extra.data;
     const ev = this.ev;
     const frame = ev.frame[i]!;
-    cnt[row + C.SEEN + cat]++;
+    cnt[row + X.SEEN + cat]++;
     const shift = cat * 8;
-    const kept = (cnt[row + C.KEPT]! >>> shift) & 0xff;
-    if (kept >= SAMPLE && frame >= cnt[row + C.KEPT_MAX + cat]!) return;
-    if (kept < SAMPLE) cnt[row + C.KEPT_MAX + cat] = Math.max(cnt[row + C.KEPT_MAX + cat]!, frame);
-    if (kept < 0xff) cnt[row + C.KEPT] = (cnt[row + C.KEPT]! + (1 << shift)) >>> 0;
+    const kept = (cnt[row + X.KEPT]! >>> shift) & 0xff;
+    if (kept >= SAMPLE && frame >= cnt[row + X.KEPT_MAX + cat]!) return;
+    if (kept < SAMPLE) cnt[row + X.KEPT_MAX + cat] = Math.max(cnt[row + X.KEPT_MAX + cat]!, frame);
+    if (kept < 0xff) cnt[row + X.KEPT] = (cnt[row + X.KEPT]! + (1 << shift)) >>> 0;
     const at = this.samples.append();
     const d = this.samples.data;
     d[at + S.SERVER] = server;
@@ -375,6 +397,7 @@ class Observer implements ShardObserver {
     return {
       servers: this.servers.keyParts(),
       counters: this.counters.used(),
+      extra: this.extra.used(),
       delays: this.delays.used(),
       intervals: this.intervals.used(),
       syns: this.syns.used(),
@@ -748,16 +771,21 @@ function mergeServer(g: number, server: Endpoint, views: readonly PartView[]): S
     const row = r * C.WIDTH;
     agg.n += c[row + C.HALF_OPEN]!;
     agg.synAcks += c[row + C.SYNACKS]!;
-    agg.synAckRetransmissions += c[row + C.SYNACK_RETRANS]!;
     agg.completed += c[row + C.COMPLETED]!;
-    agg.delayed += c[row + C.DELAYED]!;
-    const delayRow = c[row + C.DELAYS]!;
-    if (delayRow > 0) {
-      agg.delaySum += v.p.delays[(delayRow - 1) * L.WIDTH + L.SUM]!;
-      agg.delayMax = Math.max(agg.delayMax, v.p.delays[(delayRow - 1) * L.WIDTH + L.MAX]!);
+    const extra = c[row + C.EXTRA]!;
+    if (extra > 0) {
+      const x = v.p.extra;
+      const xr = (extra - 1) * X.WIDTH;
+      agg.synAckRetransmissions += x[xr + X.SYNACK_RETRANS]!;
+      agg.delayed += x[xr + X.DELAYED]!;
+      const delayRow = x[xr + X.DELAYS]!;
+      if (delayRow > 0) {
+        agg.delaySum += v.p.delays[(delayRow - 1) * L.WIDTH + L.SUM]!;
+        agg.delayMax = Math.max(agg.delayMax, v.p.delays[(delayRow - 1) * L.WIDTH + L.MAX]!);
+      }
+      agg.gaveUp += x[xr + X.GAVE_UP]!;
+      for (let cat = 0; cat < 3; cat++) seen[cat]! += x[xr + X.SEEN + cat]!;
     }
-    agg.gaveUp += c[row + C.GAVE_UP]!;
-    for (let cat = 0; cat < 3; cat++) seen[cat]! += c[row + C.SEEN + cat]!;
     const grouped = v.rest();
     forRows(grouped.syns, r, (i) => {
       const d = v.p.syns;
