@@ -221,6 +221,24 @@ describe('tcp.syn_recv_buildup fires', () => {
     expect(f.details).toMatchObject({ peakHalfOpen: 8, secondsAboveThreshold: 366.844, synAcks: 72, synAckRetransmissions: 64 });
   });
 
+  it('counts a SYN sent long (here 14 days) before its SYN+ACK like any other (its second does not fit beside the period: it is kept on its own)', async () => {
+    // Two requests whose SYNs went out at 0 and 0.5 s and were answered 1,200,000 s later, as a
+    // capture with a clock jump can show; conntrack's timeouts are raised so each stays one flow.
+    const LONG_SYN_SENT = { 'tcp-timeout-syn-sent': 2e6, 'tcp-timeout-unacknowledged': 2e6, 'tcp-timeout-max-retrans': 2e6 };
+    const tl = new Timeline();
+    for (let i = 0; i < 2; i++) {
+      const src = remote(spoofedIp(i));
+      const seq = 0x30000000 + i;
+      tl.tcp(i * 0.5, src, SERVER, { sport: 30000 + i, dport: 80, flags: 'S', seq, window: 1024, ttl: 63 });
+      tl.tcp(1_200_000 + i * 0.25, SERVER, src, { sport: 80, dport: 30000 + i, flags: 'SA', seq: 0x60000000 + i, ack: seq + 1, window: 64240 });
+    }
+    tl.arp(1_200_010, NEIGHBOUR, '203.0.113.1');
+    const f = only(await findingsOfTimeline(tl, ID, { 'syn-recv-threshold': 1, 'syn-recv-sustain': 0, ...LONG_SYN_SENT }));
+    // Each request half-open for 1 s (no retransmission seen: dropped 1 s after its only SYN+ACK).
+    expect(f.details).toMatchObject({ peakHalfOpen: 2, secondsAboveThreshold: 0.75, syns: 2, sources: 2, synTtls: { '63': 2 }, unansweredSyns: 0 });
+    expect(f.first).toEqual(iso(0));
+  });
+
   it('synack-retries tells timer retransmissions from answers to repeated SYNs: with 2 retries a request dies 7 s after its first SYN+ACK', async () => {
     // A flood tool that repeats each SYN (same ports and ISN) at +0.5, +1.5, +2.5 s. The server
     // (tcp_synack_retries=2) answers each repeat, and retransmits on its timer at +1 and +3 s: 6
