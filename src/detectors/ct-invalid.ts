@@ -11,7 +11,7 @@ import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.j
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EVIDENCE_SAMPLE, makeFinding, widenRange, type EvidenceItem } from './finding.js';
-import { EndpointMap, endpointKey, endpointName, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
+import { EndpointIndex, EndpointMap, endpointKey, endpointName, endpointOfKey, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointMapParts } from './flow-endpoints.js';
 import { groupRows, U32Rows } from './rows.js';
 import type { Detector, ReduceContext } from './types.js';
 
@@ -226,18 +226,16 @@ class Services {
     this.range = new Float64Array(most * 4);
     this.rowOf = parts.map(() => new Int32Array(most).fill(-1));
     this.rowsOf = parts.map((p) => groupRows(p.samples, S.WIDTH, S.GROUP, p.counts.length / G_WIDTH));
-    const index = new EndpointMap<number>();
+    // Entry mi of the index is merged service mi.
+    const index = new EndpointIndex();
     parts.forEach((p, pi) => {
       const { vlans, keys, values } = p.groups;
       const c = p.counts;
       for (let i = 0; i < values.length; i++) {
         const scope = vlans[i]!;
-        const ip = Math.floor(keys[i]! / 65536);
-        const port = keys[i]! % 65536;
-        let mi = index.get(scope, ip, port);
-        if (mi === undefined) {
-          mi = this.size++;
-          index.set(scope, ip, port, mi);
+        let mi = index.indexOfKey(scope, keys[i]!);
+        if (mi < 0) {
+          mi = index.addKey(scope, keys[i]!);
           this.scope[mi] = scope;
           this.key[mi] = keys[i]!;
           this.range[mi * 4] = Infinity;
@@ -249,6 +247,7 @@ class Services {
         this.widen(mi, c[at + G_FIRST_SEC]!, c[at + G_FIRST_NS]!, c[at + G_LAST_SEC]!, c[at + G_LAST_NS]!);
       }
     });
+    this.size = index.size;
   }
 
   packets(mi: number): number {
@@ -261,8 +260,7 @@ class Services {
   }
 
   endpoint(mi: number): Endpoint {
-    const key = this.key[mi]!;
-    return { vlan: this.scope[mi]! % ORPHAN, ip: Math.floor(key / 65536), port: key % 65536 };
+    return endpointOfKey(this.scope[mi]! % ORPHAN, this.key[mi]!);
   }
 
   private widen(mi: number, firstSec: number, firstNs: number, lastSec: number, lastNs: number): void {

@@ -54,6 +54,11 @@ export function endpointName(e: Endpoint): string {
   return `vlan ${e.vlan & 0xfff}${inner ? `.${inner}` : ''} ${name}`;
 }
 
+/** The endpoint of a VLAN word and a packed key (ip * 65536 + port), as EndpointIndex stores them. */
+export function endpointOfKey(vlan: number, key: number): Endpoint {
+  return { vlan, ip: Math.floor(key / 65536), port: key % 65536 };
+}
+
 /** An EndpointIndex's keys as plain arrays, in insertion order: what crosses threads. */
 export interface EndpointKeys {
   vlans: Int32Array;
@@ -85,8 +90,18 @@ export class EndpointIndex {
     return this.find(vlan, ip * 65536 + port);
   }
 
+  /** The entry of an endpoint given as its packed key (ip * 65536 + port, as keyParts() holds it), or -1. */
+  indexOfKey(vlan: number, key: number): number {
+    return this.find(vlan, key);
+  }
+
   /** Adds an endpoint that is not there yet; returns its entry. */
   add(vlan: number, ip: number, port: number): number {
+    return this.addKey(vlan, ip * 65536 + port);
+  }
+
+  /** Adds an endpoint, given as its packed key, that is not there yet; returns its entry. */
+  addKey(vlan: number, key: number): number {
     if ((this.size + 1) * 2 > this.table.length) this.rehash(this.table.length * 2);
     if (this.size === this.keys.length) {
       const vlans = new Int32Array(this.size * 2);
@@ -98,7 +113,7 @@ export class EndpointIndex {
     }
     const n = this.size++;
     this.vlans[n] = vlan;
-    this.keys[n] = ip * 65536 + port;
+    this.keys[n] = key;
     this.place(n);
     return n;
   }
@@ -112,7 +127,7 @@ export class EndpointIndex {
     return { vlans: this.vlans.subarray(0, this.size), keys: this.keys.subarray(0, this.size) };
   }
 
-  protected find(vlan: number, key: number): number {
+  private find(vlan: number, key: number): number {
     const table = this.table;
     for (let h = hashEndpoint(vlan, key) & this.mask; ; h = (h + 1) & this.mask) {
       const e = table[h]!;
@@ -161,10 +176,7 @@ export class EndpointMap<T> extends EndpointIndex {
     const order: number[] = [];
     for (let i = 0; i < this.size; i++) if (!keep || keep(this.values[i]!)) order.push(i);
     order.sort((a, b) => this.vlans[a]! - this.vlans[b]! || this.keys[a]! - this.keys[b]!);
-    return order.map((i) => {
-      const k = this.keys[i]!;
-      return [{ vlan: this.vlans[i]!, ip: Math.floor(k / 65536), port: k % 65536 }, this.values[i]!];
-    });
+    return order.map((i) => [endpointOfKey(this.vlans[i]!, this.keys[i]!), this.values[i]!]);
   }
 
   /** The contents as plain arrays, for a partial result: views, as keyParts(), and the values themselves. */

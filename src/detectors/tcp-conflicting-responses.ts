@@ -11,7 +11,7 @@ import { readFlow, type FlowRecord } from '../flows/flow-view.js';
 import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
 import { formatIpv4, formatMac } from '../report/format.js';
-import { EndpointMap, endpointKey, endpointName, serverEnd, type EndpointMapParts } from './flow-endpoints.js';
+import { EndpointIndex, EndpointMap, endpointKey, endpointName, serverEnd, type EndpointMapParts } from './flow-endpoints.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import type { Detector, OptionValues, ReduceContext } from './types.js';
@@ -261,15 +261,16 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   }
   // Every shard counted the normal handshakes of all its servers; only the merged ones need theirs.
   // A scan of each shard's list against the few merged servers, not a map of every server built.
+  // Entry i of the index is servers[i] (merged keys are distinct endpoints).
   const servers = [...merged.values()];
-  const index = new EndpointMap<number>();
-  servers.forEach((m, i) => index.set(m.vlan, m.serverIp, m.serverPort, i));
+  const index = new EndpointIndex();
+  for (const m of servers) index.add(m.vlan, m.serverIp, m.serverPort);
   for (const p of partials as Partial[]) {
     if (servers.length === 0) break;
     const { vlans, keys, values } = p.normal;
     for (let i = 0; i < values.length; i++) {
-      const m = index.get(vlans[i]!, Math.floor(keys[i]! / 65536), keys[i]! % 65536);
-      if (m !== undefined) servers[m]!.normal += values[i]!;
+      const m = index.indexOfKey(vlans[i]!, keys[i]!);
+      if (m >= 0) servers[m]!.normal += values[i]!;
     }
   }
   const findings: Finding[] = [];

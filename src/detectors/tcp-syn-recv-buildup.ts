@@ -17,7 +17,7 @@ import type { FlowTracker } from '../flows/tracker.js';
 import { formatDuration, formatIpv4, formatTimestamp } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
-import { EndpointIndex, endpointName, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointKeys } from './flow-endpoints.js';
+import { EndpointIndex, endpointName, endpointOfKey, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointKeys } from './flow-endpoints.js';
 import { F64Rows, groupRows, U32Rows } from './rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
@@ -685,14 +685,11 @@ class ServerJoin {
     for (const v of this.views) {
       const { vlans, keys } = v.p.servers;
       for (let r = 0; r < keys.length; r++) {
-        const key = keys[r]!;
-        const ip = Math.floor(key / 65536);
-        const port = key % 65536;
-        let g = index.indexOf(vlans[r]!, ip, port);
+        let g = index.indexOfKey(vlans[r]!, keys[r]!);
         if (g < 0) {
-          g = index.add(vlans[r]!, ip, port);
+          g = index.addKey(vlans[r]!, keys[r]!);
           this.vlans[g] = vlans[r]!;
-          this.keys[g] = key;
+          this.keys[g] = keys[r]!;
         }
         v.rowOf[g] = r;
         this.halfOpen[g]! += v.p.counters[r * C.WIDTH + C.HALF_OPEN]!;
@@ -712,8 +709,7 @@ class ServerJoin {
   }
 
   endpoint(g: number): Endpoint {
-    const key = this.keys[g]!;
-    return { vlan: this.vlans[g]!, ip: Math.floor(key / 65536), port: key % 65536 };
+    return endpointOfKey(this.vlans[g]!, this.keys[g]!);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EndpointMap, endpointName } from '../../src/detectors/flow-endpoints.js';
+import { EndpointIndex, EndpointMap, endpointName, endpointOfKey } from '../../src/detectors/flow-endpoints.js';
 
 describe('EndpointMap', () => {
   it('keeps (VLAN, address, port) apart, overwrites, grows, and survives parts()', () => {
@@ -29,6 +29,19 @@ describe('EndpointMap', () => {
     for (let i = 0; i < parts.values.length; i++) copy.set(parts.vlans[i]!, Math.floor(parts.keys[i]! / 65536), parts.keys[i]! % 65536, parts.values[i]!);
     expect(copy.size).toBe(m.size);
     expect(copy.entries()).toEqual(m.entries());
+  });
+
+  it('EndpointIndex: entry i is the i-th endpoint added, found again by its packed key', () => {
+    const ix = new EndpointIndex();
+    expect(ix.add(0, 0x0a000001, 80)).toBe(0);
+    expect(ix.addKey(10, 0xffffffff * 65536 + 65535)).toBe(1);
+    expect(ix.add(0, 0x0a000001, 81)).toBe(2);
+    const { vlans, keys } = ix.keyParts();
+    expect([...vlans]).toEqual([0, 10, 0]);
+    for (let i = 0; i < keys.length; i++) expect(ix.indexOfKey(vlans[i]!, keys[i]!)).toBe(i);
+    expect(ix.indexOf(10, 0xffffffff, 65535)).toBe(1);
+    expect(ix.indexOf(0, 0xffffffff, 65535)).toBe(-1);
+    expect(endpointOfKey(vlans[1]!, keys[1]!)).toEqual({ vlan: 10, ip: 0xffffffff, port: 65535 });
   });
 
   it('lists entries sorted by VLAN, address and port, filtered before sorting', () => {
