@@ -102,18 +102,26 @@ const enum I {
   /** Nanoseconds (30 bits) | the give-up code's high two bits << 30. */
   END_NS = 4,
   FRAME = 5,
-  /** A SYN of the flow: TTL | Y_UNANSWERED | Y_SYNS_ONLY | I_HAS_SYN | (its second - START_SEC + I_SYN_BIAS) << 11; 0 = none. */
+  /** A SYN of the flow (see carriedSyn), 0 for none. */
   SYN = 6,
   /** The client's address (the SYN's source). */
   CLIENT_IP = 7,
   WIDTH = 8,
 }
 
-/** I.SYN: the row carries a SYN. */
+/** I.SYN: the SYN's TTL and Y_* flags (10 bits), this bit, then its second - START_SEC + I_SYN_BIAS (21 bits). */
 const I_HAS_SYN = 0x400;
-/** I.SYN: the SYN's second is stored as an offset from START_SEC plus this, in 21 bits (about 12 days either way). */
+const I_SYN_TTL_FLAGS = 0x3ff;
+const I_SYN_SHIFT = 11;
+/** I.SYN: the SYN's second is an offset from START_SEC plus this (about 12 days either way). */
 const I_SYN_BIAS = 1 << 20;
 const NS_MASK = 0x3fffffff;
+
+/** I.SYN for a SYN of `ttlFlags` sent `offset` seconds after the first SYN+ACK; 0 when it does not fit. */
+function carriedSyn(ttlFlags: number, offset: number): number {
+  const biased = offset + I_SYN_BIAS;
+  return biased >= 0 && biased < 2 * I_SYN_BIAS ? (ttlFlags | I_HAS_SYN | (biased << I_SYN_SHIFT)) >>> 0 : 0;
+}
 
 /**
  * The delay after the last SYN+ACK at which Linux drops a request nothing answered: each timeout
@@ -259,10 +267,12 @@ class Observer implements ShardObserver {
     // With a half-open period to log, its row carries the first SYN whose second fits; the others
     // take a row of their own.
     let carried = -1;
+    let carriedWord = 0;
     if (synAcks > 0) {
       for (let k = 0; k < flowSyns && carried < 0; k++) {
-        const offset = ev.tsSec[this.flowSyns[k]!]! - ev.tsSec[firstSynAck]! + I_SYN_BIAS;
-        if (offset >= 0 && offset < 2 * I_SYN_BIAS) carried = k;
+        const i = this.flowSyns[k]!;
+        carriedWord = carriedSyn(synTtlFlags(ev.ttl[i]!, this.flowSynUnanswered[k] === 1, synsOnly), ev.tsSec[i]! - ev.tsSec[firstSynAck]!);
+        if (carriedWord !== 0) carried = k;
       }
     }
     for (let k = 0; k < flowSyns; k++) if (k !== carried) this.logSyn(server, this.flowSyns[k]!, clientIp, this.flowSynUnanswered[k] === 1, synsOnly);
@@ -308,9 +318,7 @@ class Observer implements ShardObserver {
     id[iv + I.END_NS] = (ev.tsNs[endAt]! | ((giveUp >>> 2) << 30)) >>> 0;
     id[iv + I.FRAME] = ev.frame[firstSynAck]!;
     if (carried >= 0) {
-      const i = this.flowSyns[carried]!;
-      const offset = ev.tsSec[i]! - ev.tsSec[firstSynAck]! + I_SYN_BIAS;
-      id[iv + I.SYN] = (synTtlFlags(ev.ttl[i]!, this.flowSynUnanswered[carried] === 1, synsOnly) | I_HAS_SYN | (offset << 11)) >>> 0;
+      id[iv + I.SYN] = carriedWord;
       id[iv + I.CLIENT_IP] = clientIp;
     }
     cnt[row + C.HALF_OPEN]++;
@@ -793,7 +801,7 @@ function mergeServer(g: number, server: Endpoint, views: readonly PartView[]): S
       const d = v.p.intervals;
       const at = i * I.WIDTH;
       const syn = d[at + I.SYN]!;
-      if ((syn & I_HAS_SYN) !== 0) addSyn(agg, synIpTtl, d[at + I.START_SEC]! + (syn >>> 11) - I_SYN_BIAS, syn & 0x3ff, d[at + I.CLIENT_IP]!);
+      if ((syn & I_HAS_SYN) !== 0) addSyn(agg, synIpTtl, d[at + I.START_SEC]! + (syn >>> I_SYN_SHIFT) - I_SYN_BIAS, syn & I_SYN_TTL_FLAGS, d[at + I.CLIENT_IP]!);
     });
     forRows(grouped.samples, r, (i) => {
       const d = v.p.samples;
