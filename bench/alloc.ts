@@ -101,25 +101,26 @@ async function packedRecords(file: string): Promise<{ records: Uint32Array; n: n
 /** Measured passes per capture: the least is kept (a late re-optimization or a GC's timing only adds). */
 const PASSES = 3;
 
+/** The least that `pass` allocated over PASSES runs (each gets a fresh run of `pass`). */
+async function leastAllocated(pass: () => Promise<void> | void): Promise<number> {
+  let least = Infinity;
+  for (let i = 0; i < PASSES; i++) least = Math.min(least, await allocatedBytes(pass));
+  return least;
+}
+
 /** One capture's measurements. */
 async function measureCapture(file: string): Promise<{ file: string; frames: number; readerBytes: number; records: number; trackerBytes: number }> {
   await readerPass(file);
   await readerPass(file);
   let frames = 0;
-  let readerBytes = Infinity;
-  for (let i = 0; i < PASSES; i++) {
-    const bytes = await allocatedBytes(async () => {
-      frames = await readerPass(file);
-    });
-    readerBytes = Math.min(readerBytes, bytes);
-  }
+  const readerBytes = await leastAllocated(async () => {
+    frames = await readerPass(file);
+  });
   const { records, n } = await packedRecords(file);
   for (let i = 0; i < 2; i++) new FlowTracker(defaultTrackerOptions(), 1_000_000).processBatch(records, n);
-  let trackerBytes = Infinity;
-  for (let i = 0; i < PASSES; i++) {
-    const tracker = new FlowTracker(defaultTrackerOptions(), 1_000_000);
-    trackerBytes = Math.min(trackerBytes, await allocatedBytes(() => tracker.processBatch(records, n)));
-  }
+  // A fresh tracker per pass, created outside the measured part.
+  const trackers = Array.from({ length: PASSES }, () => new FlowTracker(defaultTrackerOptions(), 1_000_000));
+  const trackerBytes = await leastAllocated(() => trackers.pop()!.processBatch(records, n));
   return { file, frames, readerBytes, records: n, trackerBytes };
 }
 

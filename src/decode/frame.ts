@@ -232,7 +232,6 @@ export class Frame extends CaptureRecord {
     this.quoteProto = -1;
   }
 
-
   /** Records an anomaly: counted, and kept as the frame's event if it is the first. */
   note(eventId: number): void {
     this.eventCounts[eventId]++;
