@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 600_000,
     pool: 'forks',
+    // One temporary directory per run, removed at its end (see the file).
+    globalSetup: ['test/helpers/temp-root.ts'],
   },
 });
