@@ -19,6 +19,7 @@ import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { EndpointIndex, endpointName, endpointOfKey, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointKeys } from './flow-endpoints.js';
 import { F64Rows, groupRows, U32Rows } from './rows.js';
+import { closeSpill, forEachRowChunk, spillChunkBytes, SpillRows, type SpilledRowsPart } from './spill-rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
 const ID = 'tcp.syn_recv_buildup';
@@ -45,8 +46,9 @@ type Sample = { items: EvidenceItem[]; total: number };
  * (X.*) added at the first of them, and every fact that must be merged exactly across shards
  * (half-open intervals with a SYN each, other SYNs with their source, evidence candidates) in
  * append-only numeric rows. No object or Map per server or per flow: a server whose handshakes
- * all went well costs about 45 bytes (its index entry and 16 bytes of counts), and an answered
- * handshake 32.
+ * all went well costs about 45 bytes (its index entry and 16 bytes of counts). An answered
+ * handshake's 32 bytes, and a SYN row, go to a temporary file a chunk at a time (see
+ * spill-rows.ts): they grow with the capture's length, not with its live flows.
  */
 const enum C {
   HALF_OPEN = 0,
@@ -183,10 +185,10 @@ interface Partial {
   extra: Uint32Array;
   /** Client delays (L.* columns), at the row X.DELAYS names. */
   delays: Float64Array;
-  /** Half-open periods (I.* columns). */
-  intervals: Uint32Array;
+  /** Half-open periods (I.* columns): one per answered handshake, so most of them on disk in a long capture. */
+  intervals: SpilledRowsPart;
   /** [server, second, TTL | Y_UNANSWERED | Y_SYNS_ONLY, client address] per SYN not carried by an interval row. */
-  syns: Uint32Array;
+  syns: SpilledRowsPart;
   /** Evidence candidates (S.* columns). */
   samples: Float64Array;
 }
@@ -197,9 +199,10 @@ class Observer implements ShardObserver {
   private readonly counters = new U32Rows(C.WIDTH, ROWS_RESERVED);
   private readonly extra = new U32Rows(X.WIDTH, ROWS_RESERVED);
   private readonly delays = new F64Rows(L.WIDTH, ROWS_RESERVED);
-  // About one row of each per handshake: room for a million, committed as used.
-  private readonly intervals = new U32Rows(I.WIDTH, ROWS_RESERVED);
-  private readonly syns = new U32Rows(Y.WIDTH, ROWS_RESERVED);
+  // About one row of each per handshake: they grow with the capture's length, not with its live
+  // flows, so they go to a temporary file a chunk at a time.
+  private readonly intervals = new SpillRows(I.WIDTH);
+  private readonly syns = new SpillRows(Y.WIDTH);
   private readonly samples = new F64Rows(S.WIDTH);
   private readonly ev = new EventScratch();
   /** The SYNs of the flow at hand: event index, and whether it went unanswered. */
@@ -407,8 +410,8 @@ class Observer implements ShardObserver {
       counters: this.counters.used(),
       extra: this.extra.used(),
       delays: this.delays.used(),
-      intervals: this.intervals.used(),
-      syns: this.syns.used(),
+      intervals: this.intervals.part(),
+      syns: this.syns.part(),
       samples: this.samples.used(),
     };
   }
@@ -619,10 +622,18 @@ function bump(m: Map<number, number>, k: number, by = 1): void {
   m.set(k, (m.get(k) ?? 0) + by);
 }
 
-/** A shard's partial with its rows grouped by server, built only when it holds a candidate. */
+/**
+ * A shard's partial, with the rows of the candidates at hand (see ServerJoin.load) grouped by
+ * server: the groupings are built only when a candidate needs them.
+ */
 class PartView {
   /** Row of each joined server (see ServerJoin) in this shard's tables, -1 when it has none. */
   readonly rowOf: Int32Array;
+  /** The candidates' rows by range of ServerJoin.split. */
+  batches: Array<{ intervals: SpilledRowsPart; syns: SpilledRowsPart }> = [];
+  /** The half-open periods and SYN rows loaded (all of them, or the candidates' at hand). */
+  intervalRows: Uint32Array = new Uint32Array(0);
+  synRows: Uint32Array = new Uint32Array(0);
   private intervalsGrouped: Grouped | null = null;
   private restGrouped: { syns: Grouped; samples: Grouped } | null = null;
 
@@ -633,9 +644,17 @@ class PartView {
     this.rowOf = new Int32Array(servers).fill(-1);
   }
 
+  /** Rows to look at from now on. */
+  setRows(intervals: Uint32Array, syns: Uint32Array): void {
+    this.intervalRows = intervals;
+    this.synRows = syns;
+    this.intervalsGrouped = null;
+    this.restGrouped = null;
+  }
+
   /** The half-open periods grouped by server: needed for every candidate. */
   intervals(): Grouped {
-    this.intervalsGrouped ??= groupRows(this.p.intervals, I.WIDTH, I.SERVER, this.keys());
+    this.intervalsGrouped ??= groupRows(this.intervalRows, I.WIDTH, I.SERVER, this.keys());
     return this.intervalsGrouped;
   }
 
@@ -644,7 +663,7 @@ class PartView {
     if (!this.restGrouped) {
       const keys = this.keys();
       this.restGrouped = {
-        syns: groupRows(this.p.syns, Y.WIDTH, Y.SERVER, keys),
+        syns: groupRows(this.synRows, Y.WIDTH, Y.SERVER, keys),
         samples: groupRows(this.p.samples, S.WIDTH, S.SERVER, keys),
       };
     }
@@ -719,6 +738,114 @@ class ServerJoin {
   endpoint(g: number): Endpoint {
     return endpointOfKey(this.vlans[g]!, this.keys[g]!);
   }
+
+  /**
+   * Ranges [from, to) of `candidates` whose rows are looked at together, with each view's rows
+   * split by range for `load`. When no shard wrote rows to disk they are all in memory already:
+   * one range, the rows as they are. Otherwise ranges of about BATCH_BYTES of half-open periods:
+   * each shard's file is read once and its candidates' rows written out by range, to a file per
+   * range when there are several, so reading them back is one pass whatever the capture's size.
+   */
+  split(candidates: Int32Array): Array<[number, number]> {
+    if (this.views.every((v) => v.p.intervals.spilledRows === 0 && v.p.syns.spilledRows === 0)) {
+      for (const v of this.views) v.batches = [{ intervals: v.p.intervals, syns: v.p.syns }];
+      return [[0, candidates.length]];
+    }
+    const ranges: Array<[number, number]> = [];
+    let from = 0;
+    let bytes = 0;
+    for (let c = 0; c < candidates.length; c++) {
+      const add = this.halfOpen[candidates[c]!]! * I.WIDTH * 4;
+      if (c > from && bytes + add > BATCH_BYTES) {
+        ranges.push([from, c]);
+        from = c;
+        bytes = 0;
+      }
+      bytes += add;
+    }
+    if (from < candidates.length) ranges.push([from, candidates.length]);
+    for (const v of this.views) {
+      const batchOf = new Int32Array(v.p.counters.length / C.WIDTH).fill(-1);
+      ranges.forEach(([first, end], b) => {
+        for (let c = first; c < end; c++) {
+          const r = v.rowOf[candidates[c]!]!;
+          if (r >= 0) batchOf[r] = b;
+        }
+      });
+      const intervals = splitRows(v.p.intervals, I.SERVER, batchOf, ranges.length);
+      const syns = splitRows(v.p.syns, Y.SERVER, batchOf, ranges.length);
+      closeSpill(v.p.intervals);
+      closeSpill(v.p.syns);
+      v.batches = intervals.map((iv, b) => ({ intervals: iv, syns: syns[b]! }));
+    }
+    return ranges;
+  }
+
+  /** Gives every view the rows of range b of `split`, and closes that range's files. */
+  load(b: number): void {
+    for (const v of this.views) {
+      const { intervals, syns } = v.batches[b]!;
+      v.setRows(allRows(intervals), allRows(syns));
+      closeSpill(intervals);
+      closeSpill(syns);
+    }
+  }
+
+  /** Closes every file still open (after an error). */
+  close(): void {
+    for (const v of this.views) {
+      closeSpill(v.p.intervals);
+      closeSpill(v.p.syns);
+      for (const { intervals, syns } of v.batches) {
+        closeSpill(intervals);
+        closeSpill(syns);
+      }
+    }
+  }
+}
+
+/**
+ * Half-open period rows (of candidate servers) looked at together, at most, unless one server
+ * has more: a few of the chunks they were written in.
+ */
+const BATCH_BYTES = 4 * spillChunkBytes();
+
+/** Memory for the chunks of the per-range files while a shard's rows are split (see ServerJoin.split). */
+const SPLIT_BUFFER_BYTES = 4 << 20;
+
+/**
+ * The rows of `part` by range (`batchOf` its server's, -1 for none): kept in memory when there is
+ * one range, else written to a file per range, whose chunks share SPLIT_BUFFER_BYTES.
+ */
+function splitRows(part: SpilledRowsPart, serverCol: number, batchOf: Int32Array, batches: number): SpilledRowsPart[] {
+  const chunk = spillChunkBytes();
+  const chunkBytes = batches === 1 ? 0 : Math.min(chunk, Math.max(Math.min(chunk, 4096), Math.floor(SPLIT_BUFFER_BYTES / batches)));
+  const out = Array.from({ length: batches }, () => new SpillRows(part.width, chunkBytes));
+  const w = part.width;
+  forEachRowChunk(part, (d, rows) => {
+    for (let r = 0; r < rows; r++) {
+      const at = r * w;
+      const b = batchOf[d[at + serverCol]!]!;
+      if (b < 0) continue;
+      const o = out[b]!;
+      // append first: it may replace o.data.
+      const to = o.append();
+      o.data.set(d.subarray(at, at + w), to);
+    }
+  });
+  return out.map((o) => o.part());
+}
+
+/** Every row of `part`, in one array (the tail itself when nothing was written out). */
+function allRows(part: SpilledRowsPart): Uint32Array {
+  if (part.spilledRows === 0) return part.tail;
+  const out = new Uint32Array((part.spilledRows + part.tail.length / part.width) * part.width);
+  let n = 0;
+  forEachRowChunk(part, (d, rows) => {
+    out.set(d.subarray(0, rows * part.width), n);
+    n += rows * part.width;
+  });
+  return out;
 }
 
 type Grouped = ReturnType<typeof groupRows>;
@@ -730,7 +857,7 @@ function halfOpenPeriods(g: number, views: readonly PartView[], out: Periods): v
     const r = v.rowOf[g]!;
     if (r < 0) continue;
     const grouped = v.intervals();
-    const d = v.p.intervals;
+    const d = v.intervalRows;
     for (let j = grouped.start[r]!; j < grouped.start[r + 1]!; j++) {
       const at = grouped.order[j]! * I.WIDTH;
       const startNs = d[at + I.START_NS]!;
@@ -792,13 +919,13 @@ function mergeServer(g: number, server: Endpoint, views: readonly PartView[]): S
     }
     const grouped = v.rest();
     forRows(grouped.syns, r, (i) => {
-      const d = v.p.syns;
+      const d = v.synRows;
       const at = i * Y.WIDTH;
       addSyn(agg, synIpTtl, d[at + Y.SEC]!, d[at + Y.TTL_FLAGS]!, d[at + Y.CLIENT_IP]!);
     });
     // The SYNs the half-open periods' rows carry.
     forRows(v.intervals(), r, (i) => {
-      const d = v.p.intervals;
+      const d = v.intervalRows;
       const at = i * I.WIDTH;
       const syn = d[at + I.SYN]!;
       if ((syn & I_HAS_SYN) !== 0) addSyn(agg, synIpTtl, d[at + I.START_SEC]! + (syn >>> I_SYN_SHIFT) - I_SYN_BIAS, syn & I_SYN_TTL_FLAGS, d[at + I.CLIENT_IP]!);
@@ -863,28 +990,39 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   const o = ctx.options;
   const threshold = o['syn-recv-threshold']!;
   const sustain = o['syn-recv-sustain']!;
-  // A server with no more half-open connections than the threshold in the whole capture cannot
-  // exceed it: count first, merge only the candidates.
-  const join = new ServerJoin(partials as Partial[]);
-  const candidates = join.candidates(threshold);
-  const captureEnd = ctx.endSec === null ? Infinity : ctx.endSec + ctx.endNs * 1e-9;
-  const findings: Finding[] = [];
-  const periods = new Periods();
-  const profile: HalfOpenProfile = { peak: 0, peakAt: -1, above: 0, longestAbove: 0 };
-  for (let c = 0; c < candidates.length; c++) {
-    const g = candidates[c]!;
-    // The half-open periods alone decide whether the server is reported; the rest is merged
-    // only for the servers that are.
-    halfOpenPeriods(g, join.views, periods);
-    // Requests still pending when the capture stopped count until its end, not beyond.
-    halfOpenProfile(periods, captureEnd, threshold, profile);
-    const { peak, peakAt, above, longestAbove } = profile;
-    if (peak <= threshold || longestAbove < sustain || peakAt < 0) continue;
-    const server = join.endpoint(g);
-    const agg = mergeServer(g, server, join.views);
-    findings.push(toFinding(server, agg, periods, { peak, peakAt: periods.peakStart(peakAt), above, longestAbove, threshold }, o, captureEnd));
+  const parts = partials as Partial[];
+  const join = new ServerJoin(parts);
+  // Nothing was lost (the rows stayed in memory), but memory grew with the capture: say why.
+  const spillError = parts.map((p) => p.intervals.spillError ?? p.syns.spillError).find((e) => e !== null);
+  if (spillError) process.emitWarning(`${ID}: ${spillError}; its rows stayed in memory`, { code: 'PCAPSCAN_SPILL' });
+  try {
+    // A server with no more half-open connections than the threshold in the whole capture cannot
+    // exceed it: count first, merge only the candidates.
+    const candidates = join.candidates(threshold);
+    const captureEnd = ctx.endSec === null ? Infinity : ctx.endSec + ctx.endNs * 1e-9;
+    const findings: Finding[] = [];
+    const periods = new Periods();
+    const profile: HalfOpenProfile = { peak: 0, peakAt: -1, above: 0, longestAbove: 0 };
+    for (const [b, [from, to]] of join.split(candidates).entries()) {
+      join.load(b);
+      for (let c = from; c < to; c++) {
+        const g = candidates[c]!;
+        // The half-open periods alone decide whether the server is reported; the rest is merged
+        // only for the servers that are.
+        halfOpenPeriods(g, join.views, periods);
+        // Requests still pending when the capture stopped count until its end, not beyond.
+        halfOpenProfile(periods, captureEnd, threshold, profile);
+        const { peak, peakAt, above, longestAbove } = profile;
+        if (peak <= threshold || longestAbove < sustain || peakAt < 0) continue;
+        const server = join.endpoint(g);
+        const agg = mergeServer(g, server, join.views);
+        findings.push(toFinding(server, agg, periods, { peak, peakAt: periods.peakStart(peakAt), above, longestAbove, threshold }, o, captureEnd));
+      }
+    }
+    return findings;
+  } finally {
+    join.close();
   }
-  return findings;
 }
 
 function toFinding(

@@ -24,7 +24,18 @@ let sharedPool: Piscina | null = null;
 function shardPool(threads: number): Piscina {
   if (!sharedPool || sharedPool.maxThreads < threads) {
     void sharedPool?.destroy();
-    sharedPool = new Piscina({ filename: workerFile('flows/shard-worker.js'), minThreads: threads, maxThreads: threads, idleTimeout: 1000, atomics: 'disabled', resourceLimits: { maxYoungGenerationSizeMb: 6 } });
+    sharedPool = new Piscina({
+      filename: workerFile('flows/shard-worker.js'),
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 1000,
+      atomics: 'disabled',
+      resourceLimits: { maxYoungGenerationSizeMb: 6 },
+      // A shard hands the main thread the descriptors of the files its detectors spilled rows to
+      // (detectors/spill-rows.ts), which the main thread reads and closes: Node must not close
+      // them when the worker exits, nor track a number the main thread has closed and reused.
+      trackUnmanagedFds: false,
+    });
   }
   return sharedPool;
 }

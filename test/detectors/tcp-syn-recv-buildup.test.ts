@@ -9,9 +9,11 @@
  * client's RST, or the kernel's timeout; the expectations below are computed from those rules,
  * not read from the detector.
  */
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeShardPool } from '../../src/flows/feeder.js';
+import { CaptureBuilder } from '../helpers/capture-builder.js';
 import type { Finding } from '../../src/report/types.js';
 import { frames, reportOf } from './helpers.js';
 import {
@@ -462,5 +464,56 @@ describe('tcp.syn_recv_buildup on captures/syn-flood.pcap (lab/GROUND_TRUTH.md Â
   it('gives the time of the peak exactly as the capture has it (frame 44)', async () => {
     const f = only((await reportOf(file)).findings.filter((x) => x.id === ID));
     expect((f.details as Record<string, unknown>)['peakAt']).toBe('2026-11-21T14:36:45.436834000Z');
+  });
+});
+
+// Each shard writes the rows of answered handshakes and of SYNs to a temporary file, a chunk at a
+// time (PCAPSCAN_SPILL_BYTES, 1 MiB by default), and the reduce reads them back a few servers at a
+// time. With chunks of 64 bytes (two half-open periods, four SYN rows) nearly every row goes through
+// the file and the servers come back in six batches; the report must be the one made in memory.
+describe('tcp.syn_recv_buildup with its rows on disk', () => {
+  /** 12 servers, each with 4 overlapping handshakes completed 0.5 s late and one client whose 3 SYNs go unanswered. */
+  function manyServers(): string {
+    const b = new CaptureBuilder();
+    for (let s = 0; s < 12; s++) {
+      const server = { mac: '02:00:00:00:01:00', ip: `10.1.0.${s + 1}` };
+      for (let k = 0; k < 4; k++) {
+        const client = { mac: '02:00:00:00:02:00', ip: `10.2.${s}.${k + 1}` };
+        const t = s * 2 + k * 0.01;
+        b.at(t).tcp(client, server, { sport: 40000 + k, dport: 80, flags: 'S', seq: 100 });
+        b.at(t + 0.001).tcp(server, client, { sport: 80, dport: 40000 + k, flags: 'SA', seq: 500, ack: 101 });
+        b.at(t + 0.5).tcp(client, server, { sport: 40000 + k, dport: 80, flags: 'A', seq: 101, ack: 501 });
+      }
+      const lost = { mac: '02:00:00:00:02:00', ip: `10.3.${s}.1` };
+      for (const dt of [0, 1, 3]) b.at(s * 2 + 0.1 + dt * 0.1).tcp(lost, server, { sport: 41000, dport: 80, flags: 'S', seq: 900 });
+    }
+    return b.writeTemp('servers.pcap');
+  }
+
+  const cli = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+  function findingsWith(file: string, spillBytes: string, threads: string): Finding[] {
+    const out = execFileSync(process.execPath, [cli, '--json', '--threads', threads, '--syn-recv-threshold', '1', '--syn-recv-sustain', '0', file], {
+      env: { ...process.env, PCAPSCAN_SPILL_BYTES: spillBytes },
+      encoding: 'utf8',
+    });
+    return (JSON.parse(out) as { captures: Array<{ findings: Finding[] }> }).captures[0]!.findings.filter((f) => f.id === ID);
+  }
+
+  it('reports the same as in memory for 12 servers read back in 6 batches, with --threads 1 and 2 (dist/ must be built)', () => {
+    const file = manyServers();
+    const inMemory = findingsWith(file, '0', '1');
+    expect(inMemory.map((f) => [f.subject, (f.details as Record<string, unknown>)['peakHalfOpen'], (f.details as Record<string, unknown>)['unansweredSyns']])).toEqual(
+      Array.from({ length: 12 }, (_, s) => [`10.1.0.${s + 1}:80`, 4, 3]),
+    );
+    expect(findingsWith(file, '64', '1')).toEqual(inMemory);
+    expect(findingsWith(file, '64', '2')).toEqual(inMemory);
+  });
+
+  it('reports the same as in memory for one flooded server whose 1,500 SYN rows come back in one batch (captures/syn-flood.pcap)', () => {
+    const file = fileURLToPath(new URL('../../captures/syn-flood.pcap', import.meta.url));
+    const inMemory = findingsWith(file, '0', '1');
+    expect(inMemory.map((f) => (f.details as Record<string, unknown>)['syns'])).toEqual([1515]);
+    expect(findingsWith(file, '64', '1')).toEqual(inMemory);
+    expect(findingsWith(file, '64', '2')).toEqual(inMemory);
   });
 });

@@ -1,0 +1,102 @@
+/**
+ * SpillRows: rows that go to an unlinked temporary file a chunk at a time, and come back in order.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { closeSpill, forEachRowChunk, SpillRows, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
+
+const WIDTH = 3;
+
+/** Appends `n` rows [i, i * 7, 0xffffffff - i]. */
+function fill(rows: SpillRows, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const at = rows.append();
+    rows.data[at] = i;
+    rows.data[at + 1] = i * 7;
+    rows.data[at + 2] = 0xffffffff - i;
+  }
+}
+
+function readBack(part: SpilledRowsPart): number[][] {
+  const out: number[][] = [];
+  forEachRowChunk(part, (d, n) => {
+    for (let r = 0; r < n; r++) out.push([...d.subarray(r * WIDTH, r * WIDTH + WIDTH)]);
+  });
+  return out;
+}
+
+const expected = (n: number): number[][] => Array.from({ length: n }, (_, i) => [i, i * 7, 0xffffffff - i]);
+
+const savedTmp = process.env['TMPDIR'];
+afterEach(() => {
+  process.env['TMPDIR'] = savedTmp;
+});
+
+function freshTmp(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spill-'));
+  process.env['TMPDIR'] = dir;
+  return dir;
+}
+
+describe('SpillRows', () => {
+  it('writes full chunks to a file that has no name, keeps the rest in memory, and reads all back in order', () => {
+    const dir = freshTmp();
+    // A chunk of 5 rows (60 bytes): 103 rows are 20 chunks written and 3 rows in memory.
+    const rows = new SpillRows(WIDTH, 60);
+    fill(rows, 103);
+    const part = rows.part();
+    expect([part.spilledRows, part.tail.length / WIDTH, rows.size]).toEqual([100, 3, 103]);
+    expect(part.fd).toBeGreaterThanOrEqual(0);
+    expect(fs.fstatSync(part.fd).size).toBe(100 * WIDTH * 4);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(readBack(part)).toEqual(expected(103));
+    // Read twice: the file is read by position, not consumed.
+    expect(readBack(part)).toEqual(expected(103));
+    closeSpill(part);
+    expect(part.fd).toBe(-1);
+    expect(() => readBack(part)).toThrow(/after their temporary file was closed/);
+  });
+
+  it('clears a reused row: columns the caller leaves alone read 0, not the previous chunk', () => {
+    freshTmp();
+    const rows = new SpillRows(WIDTH, 24);
+    fill(rows, 2);
+    rows.append(); // written after the first chunk went out: left as appended
+    const part = rows.part();
+    expect(readBack(part)).toEqual([...expected(2), [0, 0, 0]]);
+    closeSpill(part);
+  });
+
+  it('keeps everything in memory with a chunk of 0 bytes (PCAPSCAN_SPILL_BYTES=0)', () => {
+    const rows = new SpillRows(WIDTH, 0);
+    fill(rows, 1000);
+    const part = rows.part();
+    expect([part.fd, part.spilledRows, part.tail.length / WIDTH]).toEqual([-1, 0, 1000]);
+    expect(readBack(part)).toEqual(expected(1000));
+  });
+
+  it('loses nothing when the file cannot be created: the rows stay in memory and the part says why', () => {
+    process.env['TMPDIR'] = path.join(freshTmp(), 'no-such-directory');
+    const rows = new SpillRows(WIDTH, 60);
+    fill(rows, 23);
+    const part = rows.part();
+    expect([part.fd, part.spilledRows, part.tail.length / WIDTH]).toEqual([-1, 0, 23]);
+    expect(part.spillError).toMatch(/could not write detector rows to a temporary file in .*no-such-directory: ENOENT/);
+    expect(readBack(part)).toEqual(expected(23));
+  });
+
+  it('reads back rows spilled in more chunks than one read returns', () => {
+    freshTmp();
+    const rows = new SpillRows(WIDTH, 1200);
+    fill(rows, 70_001);
+    const part = rows.part();
+    expect(part.spilledRows).toBe(70_000);
+    let chunks = 0;
+    forEachRowChunk(part, () => chunks++);
+    expect(chunks).toBeGreaterThan(2);
+    expect(readBack(part)).toEqual(expected(70_001));
+    closeSpill(part);
+  });
+});
