@@ -283,7 +283,7 @@ class Observer implements ShardObserver {
     if (synAcks === 0) {
       if (!answered) {
         // A real client retransmits its SYN before giving up; a spoofed source sends one.
-        if (syns > 1) this.extra.data[this.extraAt(server) + X.GAVE_UP]++;
+        if (syns > 1) this.bumpExtra(server, X.GAVE_UP, 1);
         this.sample(server, Cat.UNANSWERED, firstSyn, clientIp, clientPort, 0, 0);
       }
       return;
@@ -297,7 +297,7 @@ class Observer implements ShardObserver {
       for (let j = 0; j < i; j++) if (ev.kind[j] === EvKind.SYNACK && !ev.fromOrig[j] && ev.seq[j] === ev.seq[i]) seen = true;
       if (!seen) distinct++;
     }
-    if (synAcks > distinct) this.extra.data[this.extraAt(server) + X.SYNACK_RETRANS] += synAcks - distinct;
+    if (synAcks > distinct) this.bumpExtra(server, X.SYNACK_RETRANS, synAcks - distinct);
     const start = ev.time(firstSynAck);
     let rst = -1;
     for (let i = 0; i < n && rst < 0; i++) if (ev.kind[i] === EvKind.RST && ev.time(i) >= start) rst = i;
@@ -349,6 +349,14 @@ class Observer implements ShardObserver {
     d[at + Y.SEC] = this.ev.tsSec[i]!;
     d[at + Y.TTL_FLAGS] = synTtlFlags(this.ev.ttl[i]!, unanswered, synsOnly);
     d[at + Y.CLIENT_IP] = clientIp;
+  }
+
+  /** Adds `by` to column `col` of the server's extra row. */
+  private bumpExtra(server: number, col: X, by: number): void {
+    // extraAt first: adding the row may replace extra.data (`this.extra.data[this.extraAt(...)]++`
+    // reads the old array before the call, and the count was lost in it).
+    const at = this.extraAt(server);
+    this.extra.data[at + col]! += by;
   }
 
   /** The offset in `extra`'s data of the server's extra row, added at its first use. */

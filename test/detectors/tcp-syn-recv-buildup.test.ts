@@ -376,6 +376,29 @@ describe('tcp.syn_recv_buildup fires', () => {
     expect(frames(f)).toEqual(frameNumbers(synAcks.slice(0, 4)));
   });
 
+  // The rarer counts (clients that gave up, SYN+ACK retransmissions) live in a table that grows
+  // by doubling from 256 rows: the count that adds the 257th row must land in the grown table.
+  it('counts the client that gave up on each of 300 servers, also where that count grows the table of rarer counts', async () => {
+    const tl = new Timeline();
+    for (let i = 0; i < 300; i++) {
+      const server = { mac: SERVER.mac, ip: `203.0.${113 + (i >> 8)}.${i & 0xff}` };
+      const t = i * 0.05;
+      // First (lowest first frame, so it ends first): a client whose two SYNs get no answer.
+      clientAttempt(tl, { client: remote(`198.51.${100 + (i >> 8)}.${i & 0xff}`), sport: 40000, synTimes: [t, t + 0.001], server });
+      // Then 7 requests answered once and never completed: half-open for 1 s each.
+      for (let k = 0; k < 7; k++) {
+        const s = tl.conversation(remote(`198.18.${i >> 8}.${i & 0xff}`), server, { sport: 50000 + k, dport: 80, cIsn: 7000 + k, sIsn: 8000 + k });
+        s.at(t + 0.002 + k * 0.0001).c('S');
+        s.at(t + 0.003 + k * 0.0001).s('SA');
+      }
+    }
+    tl.arp(20, NEIGHBOUR, SERVER.ip); // the capture ends after the last requests are dropped
+    const found = await findingsOfTimeline(tl, ID, { 'syn-recv-sustain': 0.5 });
+    const got = new Set(found.map((f) => f.subject));
+    expect(Array.from({ length: 300 }, (_, i) => `203.0.${113 + (i >> 8)}.${i & 0xff}:80`).filter((x) => !got.has(x))).toEqual([]);
+    expect(found.filter((f) => (f.details as Record<string, unknown>)['clientsGaveUp'] !== 1).map((f) => f.subject)).toEqual([]);
+  });
+
   it('gives the same findings with --threads 1 and --threads 2 (dist/ must be built)', async () => {
     const { tl } = floodWithClients();
     const one = await analyzeTimeline(tl, {}, 1);
