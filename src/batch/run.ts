@@ -49,8 +49,7 @@ async function runSequential(files: readonly string[], opts: RunOptions): Promis
 }
 
 async function runParallel(files: readonly string[], opts: RunOptions): Promise<CaptureReport[]> {
-  // Its workers start shard workers, which inherit trackUnmanagedFds: see flows/feeder.ts.
-  const pool = new Piscina({ filename: workerFile('analysis/file-worker.js'), minThreads: 1, maxThreads: opts.jobs, idleTimeout: 1000, trackUnmanagedFds: false });
+  const pool = new Piscina({ filename: workerFile('analysis/file-worker.js'), minThreads: 1, maxThreads: opts.jobs, idleTimeout: 1000 });
   const results: Array<CaptureReport | undefined> = new Array(files.length);
   let next = 0;
   const flush = (): void => {

@@ -67,15 +67,21 @@ export class LinkDetectors {
 /** Reduces every detector's partials to findings, ties related findings together and sorts them. */
 export function reduceFindings(link: LinkDetectors, shardObservers: ReadonlyArray<Record<string, unknown>>, ctx: ReduceContext): Finding[] {
   const findings: Finding[] = [];
-  for (const d of DETECTORS) {
-    let partials: unknown[];
-    if (d.scope === 'link') {
-      const det = link.byName.get(d.name);
-      partials = det ? [det.partial()] : [];
-    } else {
-      partials = shardObservers.map((o) => o[d.name]).filter((p) => p !== undefined);
+  const flowPartials = (d: Detector): unknown[] => shardObservers.map((o) => o[d.name]).filter((p) => p !== undefined);
+  try {
+    for (const d of DETECTORS) {
+      let partials: unknown[];
+      if (d.scope === 'link') {
+        const det = link.byName.get(d.name);
+        partials = det ? [det.partial()] : [];
+      } else {
+        partials = flowPartials(d);
+      }
+      findings.push(...d.reduce(partials, ctx));
     }
-    findings.push(...d.reduce(partials, ctx));
+  } finally {
+    // Also when a reduce failed: the detectors after it still hold their files.
+    for (const d of DETECTORS) if (d.scope === 'flow') d.release?.(flowPartials(d));
   }
   return sortFindings(correlate(findings));
 }

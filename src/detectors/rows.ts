@@ -78,16 +78,27 @@ export class U32Rows extends Rows<Uint32Array> {
 
 /**
  * Groups the rows of `data` (width `width`) by the small non-negative integer in column `keyCol`
- * (a counting sort): rows of key k are `order[start[k]] .. order[start[k + 1] - 1]`, as row numbers,
- * in their original order.
+ * (a counting sort), or by `keyOf` of it when given (rows whose key maps to -1 are left out): rows
+ * of key k are `order[start[k]] .. order[start[k + 1] - 1]`, as row numbers, in their original
+ * order.
  */
-export function groupRows(data: RowArray, width: number, keyCol: number, keys: number): { start: Int32Array; order: Int32Array } {
+export function groupRows(data: RowArray, width: number, keyCol: number, keys: number, keyOf?: Int32Array): { start: Int32Array; order: Int32Array } {
   const rows = Math.floor(data.length / width);
+  const keyAt = keyOf ? (r: number): number => keyOf[data[r * width + keyCol]!]! : (r: number): number => data[r * width + keyCol]!;
   const start = new Int32Array(keys + 1);
-  for (let r = 0; r < rows; r++) start[data[r * width + keyCol]! + 1]!++;
+  let kept = 0;
+  for (let r = 0; r < rows; r++) {
+    const k = keyAt(r);
+    if (k < 0) continue;
+    start[k + 1]!++;
+    kept++;
+  }
   for (let k = 0; k < keys; k++) start[k + 1]! += start[k]!;
   const next = start.slice(0, keys);
-  const order = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) order[next[data[r * width + keyCol]!]!++] = r;
+  const order = new Int32Array(kept);
+  for (let r = 0; r < rows; r++) {
+    const k = keyAt(r);
+    if (k >= 0) order[next[k]!++] = r;
+  }
   return { start, order };
 }

@@ -92,15 +92,24 @@ export class SpillRows {
       this.rows = 0;
     } catch (err) {
       // Keep the rows in memory from here on; what was written stays readable.
-      this.spillError = `could not write detector rows to a temporary file in ${os.tmpdir()}: ${err instanceof Error ? err.message : String(err)}`;
+      this.spillError = spillErrorText(err);
     }
   }
+}
+
+function spillErrorText(err: unknown): string {
+  return `could not write detector rows to a temporary file in ${os.tmpdir()}: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 function openUnlinkedTemp(): number {
   const file = path.join(os.tmpdir(), `pcapscan-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}.rows`);
   const fd = fs.openSync(file, 'wx+', 0o600);
-  fs.unlinkSync(file);
+  try {
+    fs.unlinkSync(file);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
   return fd;
 }
 
@@ -123,13 +132,7 @@ export function forEachRowChunk(part: SpilledRowsPart, fn: (data: Uint32Array, r
     const bytes = new Uint8Array(buf.buffer);
     for (let row = 0; row < part.spilledRows; ) {
       const rows = Math.min(READ_CHUNK_ROWS, part.spilledRows - row);
-      const want = rows * part.width * 4;
-      const position = row * part.width * 4;
-      for (let got = 0; got < want; ) {
-        const n = fs.readSync(part.fd, bytes, got, want - got, position + got);
-        if (n === 0) throw new Error(`temporary file of detector rows ended at byte ${position + got} of ${part.spilledRows * part.width * 4}`);
-        got += n;
-      }
+      readAll(part.fd, bytes, 0, rows * part.width * 4, row * part.width * 4);
       fn(buf, rows);
       row += rows;
     }
@@ -137,8 +140,154 @@ export function forEachRowChunk(part: SpilledRowsPart, fn: (data: Uint32Array, r
   fn(part.tail, part.tail.length / part.width);
 }
 
+/** Reads `length` bytes at `position` of the file into `into` at `offset`. */
+function readAll(fd: number, into: Uint8Array, offset: number, length: number, position: number): void {
+  for (let got = 0; got < length; ) {
+    const n = fs.readSync(fd, into, offset + got, length - got, position + got);
+    if (n === 0) throw new Error(`temporary file of detector rows ended at byte ${position + got}, ${length - got} bytes short`);
+    got += n;
+  }
+}
+
 /** Closes the part's file (the disk space goes with it); its spilled rows cannot be read afterwards. */
 export function closeSpill(part: SpilledRowsPart): void {
+  if (part.fd < 0) return;
+  fs.closeSync(part.fd);
+  part.fd = -1;
+}
+
+/** BucketedRows' contents: where each bucket's rows are. */
+export interface BucketedRowsPart {
+  width: number;
+  /** The unlinked file holding the chunks written, -1 when none was. */
+  fd: number;
+  /** The chunks of bucket b are chunkOrder[bucketStart[b] .. bucketStart[b + 1]), in order. */
+  bucketStart: Int32Array;
+  chunkOrder: Int32Array;
+  /** Per chunk, in file order: its byte offset and its rows. */
+  chunkOffset: Float64Array;
+  chunkRows: Int32Array;
+  /** Per bucket, its rows still in memory (after those in its chunks). */
+  tails: Uint32Array[];
+  spillError: string | null;
+}
+
+/**
+ * Rows sorted into buckets on their way to one temporary file: each bucket fills a chunk of
+ * `chunkBytes` in memory (at least one row) and writes it out when full, and a directory of chunks
+ * says where each bucket's rows are. One descriptor whatever the number of buckets.
+ */
+export class BucketedRows {
+  private readonly chunks: Uint32Array[];
+  private readonly fill: Int32Array;
+  private readonly chunkCap: number;
+  private fd = -1;
+  private writtenBytes = 0;
+  private readonly dirBucket: number[] = [];
+  private readonly dirRows: number[] = [];
+  private spillError: string | null = null;
+
+  constructor(
+    readonly width: number,
+    buckets: number,
+    chunkBytes: number,
+  ) {
+    this.chunkCap = Math.max(1, Math.floor(chunkBytes / (width * 4)));
+    this.chunks = Array.from({ length: buckets }, () => new Uint32Array(width * Math.min(16, this.chunkCap)));
+    this.fill = new Int32Array(buckets);
+  }
+
+  /** Copies the row at `at` of `src` into bucket `b`. */
+  add(b: number, src: Uint32Array, at: number): void {
+    const w = this.width;
+    let chunk = this.chunks[b]!;
+    const n = this.fill[b]!;
+    if (n === this.chunkCap && this.spillError === null) {
+      this.writeOut(b);
+      return this.add(b, src, at);
+    }
+    if ((n + 1) * w > chunk.length) {
+      const grown = new Uint32Array(chunk.length * 2);
+      grown.set(chunk);
+      this.chunks[b] = chunk = grown;
+    }
+    chunk.set(src.subarray(at, at + w), n * w);
+    this.fill[b] = n + 1;
+  }
+
+  part(): BucketedRowsPart {
+    const chunks = this.dirBucket.length;
+    const buckets = this.chunks.length;
+    const bucketStart = new Int32Array(buckets + 1);
+    for (const b of this.dirBucket) bucketStart[b + 1]!++;
+    for (let b = 0; b < buckets; b++) bucketStart[b + 1]! += bucketStart[b]!;
+    const next = bucketStart.slice(0, buckets);
+    const chunkOrder = new Int32Array(chunks);
+    const chunkOffset = new Float64Array(chunks);
+    for (let c = 0, offset = 0; c < chunks; c++) {
+      chunkOrder[next[this.dirBucket[c]!]!++] = c;
+      chunkOffset[c] = offset;
+      offset += this.dirRows[c]! * this.width * 4;
+    }
+    return {
+      width: this.width,
+      fd: this.fd,
+      bucketStart,
+      chunkOrder,
+      chunkOffset,
+      chunkRows: Int32Array.from(this.dirRows),
+      tails: this.chunks.map((c, b) => c.subarray(0, this.fill[b]! * this.width)),
+      spillError: this.spillError,
+    };
+  }
+
+  /** Closes the file (after an error: the part was never made). */
+  discard(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private writeOut(b: number): void {
+    const rows = this.fill[b]!;
+    try {
+      if (this.fd < 0) this.fd = openUnlinkedTemp();
+      const bytes = rows * this.width * 4;
+      writeAll(this.fd, this.chunks[b]!.subarray(0, rows * this.width), this.writtenBytes);
+      this.writtenBytes += bytes;
+      this.dirBucket.push(b);
+      this.dirRows.push(rows);
+      this.fill[b] = 0;
+    } catch (err) {
+      this.spillError = spillErrorText(err);
+    }
+  }
+}
+
+/** Every row of bucket `b`, in the order added: its chunks read back from the file, then its tail. */
+export function bucketRows(part: BucketedRowsPart, b: number): Uint32Array {
+  const w = part.width;
+  const tail = part.tails[b]!;
+  const from = part.bucketStart[b]!;
+  const to = part.bucketStart[b + 1]!;
+  if (from === to) return tail;
+  if (part.fd < 0) throw new Error('detector rows were read after their temporary file was closed');
+  let rows = tail.length / w;
+  for (let i = from; i < to; i++) rows += part.chunkRows[part.chunkOrder[i]!]!;
+  const out = new Uint32Array(rows * w);
+  const bytes = new Uint8Array(out.buffer);
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = part.chunkOrder[i]!;
+    const len = part.chunkRows[c]! * w * 4;
+    readAll(part.fd, bytes, n, len, part.chunkOffset[c]!);
+    n += len;
+  }
+  out.set(tail, n / 4);
+  return out;
+}
+
+/** Closes a BucketedRowsPart's file. */
+export function closeBuckets(part: BucketedRowsPart): void {
   if (part.fd < 0) return;
   fs.closeSync(part.fd);
   part.fd = -1;

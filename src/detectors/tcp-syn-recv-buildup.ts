@@ -19,7 +19,7 @@ import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { EndpointIndex, endpointName, endpointOfKey, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointKeys } from './flow-endpoints.js';
 import { F64Rows, groupRows, U32Rows } from './rows.js';
-import { closeSpill, forEachRowChunk, spillChunkBytes, SpillRows, type SpilledRowsPart } from './spill-rows.js';
+import { bucketRows, BucketedRows, closeBuckets, closeSpill, forEachRowChunk, spillChunkBytes, SpillRows, type BucketedRowsPart, type SpilledRowsPart } from './spill-rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
 const ID = 'tcp.syn_recv_buildup';
@@ -631,51 +631,70 @@ function bump(m: Map<number, number>, k: number, by = 1): void {
 }
 
 /**
- * A shard's partial, with the rows of the candidates at hand (see ServerJoin.load) grouped by
- * server: the groupings are built only when a candidate needs them.
+ * A shard's partial, with the rows of the candidates at hand (a batch: see ServerJoin.split)
+ * grouped by server. Groupings are built only when a candidate needs them, and over the batch's
+ * servers only, so that looking at a capture's candidates batch by batch costs what the batches
+ * hold, not the shard's servers once per batch.
  */
 class PartView {
   /** Row of each joined server (see ServerJoin) in this shard's tables, -1 when it has none. */
   readonly rowOf: Int32Array;
-  /** The candidates' rows by range of ServerJoin.split. */
-  batches: Array<{ intervals: SpilledRowsPart; syns: SpilledRowsPart }> = [];
-  /** The half-open periods and SYN rows loaded (all of them, or the candidates' at hand). */
+  /** The candidates' rows by batch, when rows went to disk and this shard holds a candidate. */
+  split: { intervals: BucketedRowsPart; syns: BucketedRowsPart } | null = null;
+  /** The half-open periods and SYN rows of the batch at hand. */
   intervalRows: Uint32Array = new Uint32Array(0);
   synRows: Uint32Array = new Uint32Array(0);
+  /** Per server row of this shard, its index among the batch's servers, -1 outside the batch. */
+  private readonly local: Int32Array;
+  private batchServers: number[] = [];
   private intervalsGrouped: Grouped | null = null;
-  private restGrouped: { syns: Grouped; samples: Grouped } | null = null;
+  private synsGrouped: Grouped | null = null;
+  private samplesGrouped: Grouped | null = null;
 
   constructor(
     readonly p: Partial,
     servers: number,
   ) {
     this.rowOf = new Int32Array(servers).fill(-1);
+    this.local = new Int32Array(this.keys()).fill(-1);
   }
 
-  /** Rows to look at from now on. */
-  setRows(intervals: Uint32Array, syns: Uint32Array): void {
+  /** The rows of a batch, and its servers (their rows here; -1, for none, is skipped). */
+  setBatch(intervals: Uint32Array, syns: Uint32Array, servers: Iterable<number>): void {
+    for (const r of this.batchServers) this.local[r] = -1;
+    this.batchServers = [];
+    for (const r of servers) {
+      if (r < 0) continue;
+      this.local[r] = this.batchServers.length;
+      this.batchServers.push(r);
+    }
     this.intervalRows = intervals;
     this.synRows = syns;
     this.intervalsGrouped = null;
-    this.restGrouped = null;
+    this.synsGrouped = null;
   }
 
-  /** The half-open periods grouped by server: needed for every candidate. */
+  /** The index, in the groupings of `intervals()` and `syns()`, of server row r (of the batch). */
+  slot(r: number): number {
+    return this.local[r]!;
+  }
+
+  /** The batch's half-open periods grouped by server slot: needed for every candidate. */
   intervals(): Grouped {
-    this.intervalsGrouped ??= groupRows(this.intervalRows, I.WIDTH, I.SERVER, this.keys());
+    this.intervalsGrouped ??= groupRows(this.intervalRows, I.WIDTH, I.SERVER, this.batchServers.length, this.local);
     return this.intervalsGrouped;
   }
 
-  /** The other rows grouped by server: needed only when a server is reported. */
-  rest(): { syns: Grouped; samples: Grouped } {
-    if (!this.restGrouped) {
-      const keys = this.keys();
-      this.restGrouped = {
-        syns: groupRows(this.synRows, Y.WIDTH, Y.SERVER, keys),
-        samples: groupRows(this.p.samples, S.WIDTH, S.SERVER, keys),
-      };
-    }
-    return this.restGrouped;
+  /** The batch's SYN rows grouped by server slot: needed only when a server is reported. */
+  syns(): Grouped {
+    this.synsGrouped ??= groupRows(this.synRows, Y.WIDTH, Y.SERVER, this.batchServers.length, this.local);
+    return this.synsGrouped;
+  }
+
+  /** The evidence candidates (all in memory) grouped by server row, once. */
+  samples(): Grouped {
+    this.samplesGrouped ??= groupRows(this.p.samples, S.WIDTH, S.SERVER, this.keys());
+    return this.samplesGrouped;
   }
 
   private keys(): number {
@@ -748,22 +767,22 @@ class ServerJoin {
   }
 
   /**
-   * Ranges [from, to) of `candidates` whose rows are looked at together, with each view's rows
-   * split by range for `load`. When no shard wrote rows to disk they are all in memory already:
-   * one range, the rows as they are. Otherwise ranges of about BATCH_BYTES of half-open periods:
-   * each shard's file is read once and its candidates' rows written out by range, to a file per
-   * range when there are several, so reading them back is one pass whatever the capture's size.
+   * Ranges [from, to) of `candidates` whose rows are looked at together (batches). When no shard
+   * wrote rows to disk they are all in memory already: one batch, the rows as they are. Otherwise
+   * batches of about BATCH_BYTES of rows each: each shard's files are read once (twice for the
+   * SYN rows: once to count them per server) and its candidates' rows sorted by batch into one
+   * more file, whose batches `load` reads back one at a time.
    */
   split(candidates: Int32Array): Array<[number, number]> {
-    if (this.views.every((v) => v.p.intervals.spilledRows === 0 && v.p.syns.spilledRows === 0)) {
-      for (const v of this.views) v.batches = [{ intervals: v.p.intervals, syns: v.p.syns }];
-      return [[0, candidates.length]];
-    }
+    if (this.views.every((v) => v.p.intervals.spilledRows === 0 && v.p.syns.spilledRows === 0)) return [[0, candidates.length]];
+    // Nothing to look at: the files are not read at all.
+    if (candidates.length === 0) return [];
+    const synRows = this.synRowsPerCandidate(candidates);
     const ranges: Array<[number, number]> = [];
     let from = 0;
     let bytes = 0;
     for (let c = 0; c < candidates.length; c++) {
-      const add = this.halfOpen[candidates[c]!]! * I.WIDTH * 4;
+      const add = this.halfOpen[candidates[c]!]! * I.WIDTH * 4 + synRows[c]! * Y.WIDTH * 4;
       if (c > from && bytes + add > BATCH_BYTES) {
         ranges.push([from, c]);
         from = c;
@@ -771,89 +790,110 @@ class ServerJoin {
       }
       bytes += add;
     }
-    if (from < candidates.length) ranges.push([from, candidates.length]);
+    ranges.push([from, candidates.length]);
     for (const v of this.views) {
       const batchOf = new Int32Array(v.p.counters.length / C.WIDTH).fill(-1);
+      let any = false;
       ranges.forEach(([first, end], b) => {
         for (let c = first; c < end; c++) {
           const r = v.rowOf[candidates[c]!]!;
-          if (r >= 0) batchOf[r] = b;
+          if (r >= 0) {
+            batchOf[r] = b;
+            any = true;
+          }
         }
       });
-      const intervals = splitRows(v.p.intervals, I.SERVER, batchOf, ranges.length);
-      const syns = splitRows(v.p.syns, Y.SERVER, batchOf, ranges.length);
+      if (any) {
+        const intervals = byBatch(v.p.intervals, I.SERVER, batchOf, ranges.length);
+        try {
+          v.split = { intervals, syns: byBatch(v.p.syns, Y.SERVER, batchOf, ranges.length) };
+        } catch (err) {
+          closeBuckets(intervals);
+          throw err;
+        }
+      }
       closeSpill(v.p.intervals);
       closeSpill(v.p.syns);
-      v.batches = intervals.map((iv, b) => ({ intervals: iv, syns: syns[b]! }));
     }
     return ranges;
   }
 
-  /** Gives every view the rows of range b of `split`, and closes that range's files. */
-  load(b: number): void {
+  /** SYN rows per candidate, all shards together (a pass over each shard's SYN rows). */
+  private synRowsPerCandidate(candidates: Int32Array): Float64Array {
+    const out = new Float64Array(candidates.length);
     for (const v of this.views) {
-      const { intervals, syns } = v.batches[b]!;
-      v.setRows(allRows(intervals), allRows(syns));
-      closeSpill(intervals);
-      closeSpill(syns);
+      const perRow = new Int32Array(v.p.counters.length / C.WIDTH);
+      forEachRowChunk(v.p.syns, (d, rows) => {
+        for (let r = 0; r < rows; r++) perRow[d[r * Y.WIDTH + Y.SERVER]!]!++;
+      });
+      for (let c = 0; c < candidates.length; c++) {
+        const r = v.rowOf[candidates[c]!]!;
+        if (r >= 0) out[c]! += perRow[r]!;
+      }
+    }
+    return out;
+  }
+
+  /** Gives every view the rows of batch b, candidates[from, to), of `split`. */
+  load(b: number, candidates: Int32Array, from: number, to: number): void {
+    const none = new Uint32Array(0);
+    for (const v of this.views) {
+      const servers = Array.from(candidates.subarray(from, to), (g) => v.rowOf[g]!);
+      const { intervals, syns } = v.p;
+      if (intervals.spilledRows === 0 && syns.spilledRows === 0) v.setBatch(intervals.tail, syns.tail, servers);
+      else if (v.split) v.setBatch(bucketRows(v.split.intervals, b), bucketRows(v.split.syns, b), servers);
+      else v.setBatch(none, none, servers);
     }
   }
 
-  /** Closes every file still open (after an error). */
+  /** Closes every file of the shards' rows (the reduce is done, or failed). */
   close(): void {
     for (const v of this.views) {
       closeSpill(v.p.intervals);
       closeSpill(v.p.syns);
-      for (const { intervals, syns } of v.batches) {
-        closeSpill(intervals);
-        closeSpill(syns);
+      if (v.split) {
+        closeBuckets(v.split.intervals);
+        closeBuckets(v.split.syns);
       }
     }
   }
+
+  /** Why rows stayed in memory, when a file could not be written; null when none failed. */
+  spillError(): string | null {
+    for (const v of this.views) {
+      const e = v.p.intervals.spillError ?? v.p.syns.spillError ?? v.split?.intervals.spillError ?? v.split?.syns.spillError ?? null;
+      if (e !== null) return e;
+    }
+    return null;
+  }
 }
 
-/**
- * Half-open period rows (of candidate servers) looked at together, at most, unless one server
- * has more: a few of the chunks they were written in.
- */
+/** Rows (half-open periods and SYNs of candidate servers) per batch, at most, unless one server has more: a few chunks' worth. */
 const BATCH_BYTES = 4 * spillChunkBytes();
 
-/** Memory for the chunks of the per-range files while a shard's rows are split (see ServerJoin.split). */
+/** Memory the chunks of the by-batch file share while a shard's rows are sorted into it. */
 const SPLIT_BUFFER_BYTES = 4 << 20;
 
 /**
- * The rows of `part` by range (`batchOf` its server's, -1 for none): kept in memory when there is
- * one range, else written to a file per range, whose chunks share SPLIT_BUFFER_BYTES.
+ * The rows of `part` sorted by batch (`batchOf` their server's, -1 for none) into one file: one
+ * batch needs no file (its rows stay in memory); several share SPLIT_BUFFER_BYTES of chunks, at
+ * least 4 KiB each (or the spill chunk, when smaller).
  */
-function splitRows(part: SpilledRowsPart, serverCol: number, batchOf: Int32Array, batches: number): SpilledRowsPart[] {
-  const chunk = spillChunkBytes();
-  const chunkBytes = batches === 1 ? 0 : Math.min(chunk, Math.max(Math.min(chunk, 4096), Math.floor(SPLIT_BUFFER_BYTES / batches)));
-  const out = Array.from({ length: batches }, () => new SpillRows(part.width, chunkBytes));
-  const w = part.width;
-  forEachRowChunk(part, (d, rows) => {
-    for (let r = 0; r < rows; r++) {
-      const at = r * w;
-      const b = batchOf[d[at + serverCol]!]!;
-      if (b < 0) continue;
-      const o = out[b]!;
-      // append first: it may replace o.data.
-      const to = o.append();
-      o.data.set(d.subarray(at, at + w), to);
-    }
-  });
-  return out.map((o) => o.part());
-}
-
-/** Every row of `part`, in one array (the tail itself when nothing was written out). */
-function allRows(part: SpilledRowsPart): Uint32Array {
-  if (part.spilledRows === 0) return part.tail;
-  const out = new Uint32Array((part.spilledRows + part.tail.length / part.width) * part.width);
-  let n = 0;
-  forEachRowChunk(part, (d, rows) => {
-    out.set(d.subarray(0, rows * part.width), n);
-    n += rows * part.width;
-  });
-  return out;
+function byBatch(part: SpilledRowsPart, serverCol: number, batchOf: Int32Array, batches: number): BucketedRowsPart {
+  const chunkBytes = batches === 1 ? Infinity : Math.min(spillChunkBytes(), Math.max(4096, Math.floor(SPLIT_BUFFER_BYTES / batches)));
+  const out = new BucketedRows(part.width, batches, chunkBytes);
+  try {
+    forEachRowChunk(part, (d, rows) => {
+      for (let r = 0; r < rows; r++) {
+        const b = batchOf[d[r * part.width + serverCol]!]!;
+        if (b >= 0) out.add(b, d, r * part.width);
+      }
+    });
+  } catch (err) {
+    out.discard();
+    throw err;
+  }
+  return out.part();
 }
 
 type Grouped = ReturnType<typeof groupRows>;
@@ -866,7 +906,8 @@ function halfOpenPeriods(g: number, views: readonly PartView[], out: Periods): v
     if (r < 0) continue;
     const grouped = v.intervals();
     const d = v.intervalRows;
-    for (let j = grouped.start[r]!; j < grouped.start[r + 1]!; j++) {
+    const k = v.slot(r);
+    for (let j = grouped.start[k]!; j < grouped.start[k + 1]!; j++) {
       const at = grouped.order[j]! * I.WIDTH;
       const startNs = d[at + I.START_NS]!;
       const endNs = d[at + I.END_NS]!;
@@ -925,20 +966,20 @@ function mergeServer(g: number, server: Endpoint, views: readonly PartView[]): S
       agg.gaveUp += x[xr + X.GAVE_UP]!;
       for (let cat = 0; cat < 3; cat++) seen[cat]! += x[xr + X.SEEN + cat]!;
     }
-    const grouped = v.rest();
-    forRows(grouped.syns, r, (i) => {
+    const k = v.slot(r);
+    forRows(v.syns(), k, (i) => {
       const d = v.synRows;
       const at = i * Y.WIDTH;
       addSyn(agg, synIpTtl, d[at + Y.SEC]!, d[at + Y.TTL_FLAGS]!, d[at + Y.CLIENT_IP]!);
     });
     // The SYNs the half-open periods' rows carry.
-    forRows(v.intervals(), r, (i) => {
+    forRows(v.intervals(), k, (i) => {
       const d = v.intervalRows;
       const at = i * I.WIDTH;
       const syn = d[at + I.SYN]!;
       if ((syn & I_HAS_SYN) !== 0) addSyn(agg, synIpTtl, d[at + I.START_SEC]! + (syn >>> I_SYN_SHIFT) - I_SYN_BIAS, syn & I_SYN_TTL_FLAGS, d[at + I.CLIENT_IP]!);
     });
-    forRows(grouped.samples, r, (i) => {
+    forRows(v.samples(), r, (i) => {
       const d = v.p.samples;
       const at = i * S.WIDTH;
       samples[d[at + S.CAT]!]!.add(sampleItem(d, at, server));
@@ -1000,9 +1041,6 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
   const sustain = o['syn-recv-sustain']!;
   const parts = partials as Partial[];
   const join = new ServerJoin(parts);
-  // Nothing was lost (the rows stayed in memory), but memory grew with the capture: say why.
-  const spillError = parts.map((p) => p.intervals.spillError ?? p.syns.spillError).find((e) => e !== null);
-  if (spillError) process.emitWarning(`${ID}: ${spillError}; its rows stayed in memory`, { code: 'PCAPSCAN_SPILL' });
   try {
     // A server with no more half-open connections than the threshold in the whole capture cannot
     // exceed it: count first, merge only the candidates.
@@ -1011,8 +1049,12 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
     const findings: Finding[] = [];
     const periods = new Periods();
     const profile: HalfOpenProfile = { peak: 0, peakAt: -1, above: 0, longestAbove: 0 };
-    for (const [b, [from, to]] of join.split(candidates).entries()) {
-      join.load(b);
+    const batches = join.split(candidates);
+    // Nothing was lost (the rows stayed in memory), but memory grew with the capture: say why.
+    const spillError = join.spillError();
+    if (spillError) process.emitWarning(`${ID}: ${spillError}; its rows stayed in memory`, { code: 'PCAPSCAN_SPILL' });
+    for (const [b, [from, to]] of batches.entries()) {
+      join.load(b, candidates, from, to);
       for (let c = from; c < to; c++) {
         const g = candidates[c]!;
         // The half-open periods alone decide whether the server is reported; the rest is merged
@@ -1169,4 +1211,10 @@ export const tcpSynRecvBuildup: Detector = {
   options: OPTIONS,
   createFlow: (o) => new Observer(o['synack-retries']!),
   reduce,
+  release(partials) {
+    for (const p of partials as Partial[]) {
+      closeSpill(p.intervals);
+      closeSpill(p.syns);
+    }
+  },
 };

@@ -93,4 +93,9 @@ export interface Detector {
   createLink?(options: OptionValues): LinkDetector;
   createFlow?(options: OptionValues): ShardObserver;
   reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[];
+  /**
+   * Lets go of what the partials hold outside memory (open files), whether or not `reduce` ran:
+   * called for every detector once the findings are made, or failed.
+   */
+  release?(partials: readonly unknown[]): void;
 }

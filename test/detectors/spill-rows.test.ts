@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { closeSpill, forEachRowChunk, SpillRows, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
+import { bucketRows, BucketedRows, closeBuckets, closeSpill, forEachRowChunk, SpillRows, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
 
 const WIDTH = 3;
 
@@ -31,7 +31,8 @@ const expected = (n: number): number[][] => Array.from({ length: n }, (_, i) => 
 
 const savedTmp = process.env['TMPDIR'];
 afterEach(() => {
-  process.env['TMPDIR'] = savedTmp;
+  if (savedTmp === undefined) delete process.env['TMPDIR'];
+  else process.env['TMPDIR'] = savedTmp;
 });
 
 function freshTmp(): string {
@@ -98,5 +99,53 @@ describe('SpillRows', () => {
     expect(chunks).toBeGreaterThan(2);
     expect(readBack(part)).toEqual(expected(70_001));
     closeSpill(part);
+  });
+});
+
+describe('BucketedRows', () => {
+  /** Rows [i, bucket, i * 3] for i < n, bucket i % 7 (bucket 6 empty: i % 7 === 6 is skipped). */
+  function fillBuckets(rows: BucketedRows, n: number): void {
+    const row = new Uint32Array(WIDTH);
+    for (let i = 0; i < n; i++) {
+      const b = i % 7;
+      if (b === 6) continue;
+      row.set([i, b, i * 3]);
+      rows.add(b, row, 0);
+    }
+  }
+  const expectedBucket = (n: number, b: number): number[] => Array.from({ length: n }, (_, i) => i).filter((i) => b !== 6 && i % 7 === b).flatMap((i) => [i, b, i * 3]);
+
+  it("sorts rows into buckets through one unnamed file and gives back each bucket's rows in the order added", () => {
+    const dir = freshTmp();
+    // Chunks of 4 rows (48 bytes): 7000 rows make about 250 chunks written, spread over 6 buckets.
+    const rows = new BucketedRows(WIDTH, 7, 48);
+    fillBuckets(rows, 7000);
+    const part = rows.part();
+    expect(part.fd).toBeGreaterThanOrEqual(0);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(part.chunkRows.length).toBeGreaterThan(200);
+    for (let b = 0; b < 7; b++) expect([...bucketRows(part, b)]).toEqual(expectedBucket(7000, b));
+    closeBuckets(part);
+    expect(() => bucketRows(part, 0)).toThrow(/after their temporary file was closed/);
+    // A bucket with nothing written out is its tail: no file needed.
+    expect([...bucketRows(part, 6)]).toEqual([]);
+  });
+
+  it('keeps every bucket in memory with chunks of unbounded size', () => {
+    const rows = new BucketedRows(WIDTH, 7, Infinity);
+    fillBuckets(rows, 3000);
+    const part = rows.part();
+    expect([part.fd, part.chunkRows.length]).toEqual([-1, 0]);
+    for (let b = 0; b < 7; b++) expect([...bucketRows(part, b)]).toEqual(expectedBucket(3000, b));
+  });
+
+  it('loses nothing when the file cannot be created: the rows stay in memory and the part says why', () => {
+    process.env['TMPDIR'] = path.join(freshTmp(), 'no-such-directory');
+    const rows = new BucketedRows(WIDTH, 7, 48);
+    fillBuckets(rows, 700);
+    const part = rows.part();
+    expect(part.fd).toBe(-1);
+    expect(part.spillError).toMatch(/no-such-directory: ENOENT/);
+    for (let b = 0; b < 7; b++) expect([...bucketRows(part, b)]).toEqual(expectedBucket(700, b));
   });
 });

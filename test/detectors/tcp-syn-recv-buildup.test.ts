@@ -9,10 +9,14 @@
  * client's RST, or the kernel's timeout; the expectations below are computed from those rules,
  * not read from the detector.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeShardPool } from '../../src/flows/feeder.js';
+import { SpillRows } from '../../src/detectors/spill-rows.js';
+import { tcpSynRecvBuildup } from '../../src/detectors/tcp-syn-recv-buildup.js';
 import { CaptureBuilder } from '../helpers/capture-builder.js';
 import type { Finding } from '../../src/report/types.js';
 import { frames, reportOf } from './helpers.js';
@@ -514,13 +518,15 @@ describe('tcp.syn_recv_buildup with its rows on disk', () => {
   }
 
   const cli = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
-  function findingsWith(file: string, spillBytes: string, threads: string): Finding[] {
-    const out = execFileSync(process.execPath, [cli, '--json', '--threads', threads, '--syn-recv-threshold', '1', '--syn-recv-sustain', '0', file], {
-      env: { ...process.env, PCAPSCAN_SPILL_BYTES: spillBytes },
+  function runWith(file: string, spillBytes: string, threads: string, env: Record<string, string> = {}): { findings: Finding[]; stderr: string } {
+    const r = spawnSync(process.execPath, [cli, '--json', '--threads', threads, '--syn-recv-threshold', '1', '--syn-recv-sustain', '0', file], {
+      env: { ...process.env, PCAPSCAN_SPILL_BYTES: spillBytes, ...env },
       encoding: 'utf8',
     });
-    return (JSON.parse(out) as { captures: Array<{ findings: Finding[] }> }).captures[0]!.findings.filter((f) => f.id === ID);
+    expect(r.status, r.stderr).toBe(0);
+    return { findings: (JSON.parse(r.stdout) as { captures: Array<{ findings: Finding[] }> }).captures[0]!.findings.filter((f) => f.id === ID), stderr: r.stderr };
   }
+  const findingsWith = (file: string, spillBytes: string, threads: string): Finding[] => runWith(file, spillBytes, threads).findings;
 
   it('reports the same as in memory for 12 servers read back in 6 batches, with --threads 1 and 2 (dist/ must be built)', () => {
     const file = manyServers();
@@ -530,6 +536,34 @@ describe('tcp.syn_recv_buildup with its rows on disk', () => {
     );
     expect(findingsWith(file, '64', '1')).toEqual(inMemory);
     expect(findingsWith(file, '64', '2')).toEqual(inMemory);
+  });
+
+  // The registry calls release for every flow detector once the findings are made or failed (a
+  // reduce that throws), so a shard's files do not stay open until the process ends.
+  it('release closes the files of partials the reduce never saw', () => {
+    const parts = [0, 1].map(() => {
+      const rows = new SpillRows(4, 16);
+      for (let i = 0; i < 10; i++) rows.append();
+      return rows.part();
+    });
+    // Chunks of one row: 9 rows written, the 10th still in memory.
+    expect(parts.map((p) => fs.fstatSync(p.fd).size)).toEqual([144, 144]);
+    const fds = parts.map((p) => p.fd);
+    tcpSynRecvBuildup.release!([{ intervals: parts[0], syns: parts[1] }]);
+    expect(parts.map((p) => p.fd)).toEqual([-1, -1]);
+    for (const fd of fds) expect(() => fs.fstatSync(fd)).toThrow(/EBADF/);
+  });
+
+  // Proof that those runs did write rows out: where no file can be made, the detector says so.
+  it('keeps the rows in memory, with the same report and a PCAPSCAN_SPILL warning, where the temporary directory does not exist', () => {
+    const file = manyServers();
+    const inMemory = findingsWith(file, '0', '1');
+    for (const threads of ['1', '2']) {
+      const r = runWith(file, '64', threads, { TMPDIR: path.join(path.dirname(file), 'no-such-directory') });
+      expect(r.findings).toEqual(inMemory);
+      expect(r.stderr).toMatch(/\[PCAPSCAN_SPILL\] Warning: tcp\.syn_recv_buildup: could not write detector rows to a temporary file in .*no-such-directory: ENOENT.*; its rows stayed in memory/);
+    }
+    expect(runWith(file, '64', '2').stderr).toBe('');
   });
 
   it('reports the same as in memory for one flooded server whose 1,500 SYN rows come back in one batch (captures/syn-flood.pcap)', () => {
