@@ -5,7 +5,7 @@ import type { CaptureRecord, RecordHandler } from '../capture/record.js';
 import { decodeRecord } from '../decode/decoder.js';
 import { Frame } from '../decode/frame.js';
 import { frameClasses } from '../detectors/frame-class.js';
-import { ALL_OPTIONS, LinkDetectors, makeShardObservers, reduceFindings, type ObserverSettings } from '../detectors/registry.js';
+import { ALL_OPTIONS, LinkDetectors, makeShardObservers, reduceFindings, releaseFlowPartials, type ObserverSettings } from '../detectors/registry.js';
 import type { OptionValues } from '../detectors/types.js';
 import { resolveOptions, trackerOptionsFrom } from '../options.js';
 import { eventCountsToObject, newEventCounters } from '../events.js';
@@ -106,6 +106,8 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
     observers: { options } satisfies ObserverSettings,
     makeObservers: makeShardObservers,
     exportSink,
+    // Another shard failed: this one's results are dropped, with its detectors' open files.
+    discard: (r) => releaseFlowPartials([r.observers]),
   });
   const link = new LinkDetectors(options);
   const pipeline = new FramePipeline(events, feeder, link);
@@ -118,12 +120,14 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
   const s = pipeline.stats;
   const hasFrames = s.startSec !== Infinity;
   const shards = await feeder.finish(hasFrames ? s.endSec + s.endNs * 1e-9 : -Infinity);
-  const flows = flowSummary(shards, feeder);
-  const eventCounts = eventCountsToObject(events);
-  const findings = reduceFindings(
-    link,
-    shards.map((r) => r.observers),
-    {
+  const observers = shards.map((r) => r.observers);
+  let flows: ReturnType<typeof flowSummary>;
+  let eventCounts: ReturnType<typeof eventCountsToObject>;
+  let findings: ReturnType<typeof reduceFindings>;
+  try {
+    flows = flowSummary(shards, feeder);
+    eventCounts = eventCountsToObject(events);
+    findings = reduceFindings(link, observers, {
       options,
       startSec: hasFrames ? s.startSec : null,
       startNs: s.startNs,
@@ -139,8 +143,11 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
         flowEvictions: flows.evictions,
         untrackedFrames: flows.untrackedFrames,
       },
-    },
-  );
+    });
+  } finally {
+    // Also when a reduce failed: the detectors' files must not stay open until the process ends.
+    releaseFlowPartials(observers);
+  }
   return {
     file,
     format: outcome.format,

@@ -67,21 +67,27 @@ export class LinkDetectors {
 /** Reduces every detector's partials to findings, ties related findings together and sorts them. */
 export function reduceFindings(link: LinkDetectors, shardObservers: ReadonlyArray<Record<string, unknown>>, ctx: ReduceContext): Finding[] {
   const findings: Finding[] = [];
-  const flowPartials = (d: Detector): unknown[] => shardObservers.map((o) => o[d.name]).filter((p) => p !== undefined);
-  try {
-    for (const d of DETECTORS) {
-      let partials: unknown[];
-      if (d.scope === 'link') {
-        const det = link.byName.get(d.name);
-        partials = det ? [det.partial()] : [];
-      } else {
-        partials = flowPartials(d);
-      }
-      findings.push(...d.reduce(partials, ctx));
+  for (const d of DETECTORS) {
+    let partials: unknown[];
+    if (d.scope === 'link') {
+      const det = link.byName.get(d.name);
+      partials = det ? [det.partial()] : [];
+    } else {
+      partials = flowPartials(d, shardObservers);
     }
-  } finally {
-    // Also when a reduce failed: the detectors after it still hold their files.
-    for (const d of DETECTORS) if (d.scope === 'flow') d.release?.(flowPartials(d));
+    findings.push(...d.reduce(partials, ctx));
   }
   return sortFindings(correlate(findings));
+}
+
+/**
+ * Lets go of what the shards' partials hold outside memory (open files): once the findings are
+ * made, or when they cannot be (a reduce failed, or another shard did).
+ */
+export function releaseFlowPartials(shardObservers: ReadonlyArray<Record<string, unknown>>): void {
+  for (const d of DETECTORS) if (d.scope === 'flow') d.release?.(flowPartials(d, shardObservers));
+}
+
+function flowPartials(d: Detector, shardObservers: ReadonlyArray<Record<string, unknown>>): unknown[] {
+  return shardObservers.map((o) => o[d.name]).filter((p) => p !== undefined);
 }

@@ -151,9 +151,11 @@ function readAll(fd: number, into: Uint8Array, offset: number, length: number, p
 
 /** Closes the part's file (the disk space goes with it); its spilled rows cannot be read afterwards. */
 export function closeSpill(part: SpilledRowsPart): void {
-  if (part.fd < 0) return;
-  fs.closeSync(part.fd);
+  const fd = part.fd;
+  if (fd < 0) return;
+  // Forgotten first: Linux frees the number even when close fails, and it may be reused at once.
   part.fd = -1;
+  fs.closeSync(fd);
 }
 
 /** BucketedRows' contents: where each bucket's rows are. */
@@ -243,8 +245,9 @@ export class BucketedRows {
 
   /** Closes the file (after an error: the part was never made). */
   discard(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
+    const fd = this.fd;
     this.fd = -1;
+    if (fd >= 0) fs.closeSync(fd);
   }
 
   private writeOut(b: number): void {
@@ -288,7 +291,8 @@ export function bucketRows(part: BucketedRowsPart, b: number): Uint32Array {
 
 /** Closes a BucketedRowsPart's file. */
 export function closeBuckets(part: BucketedRowsPart): void {
-  if (part.fd < 0) return;
-  fs.closeSync(part.fd);
+  const fd = part.fd;
+  if (fd < 0) return;
   part.fd = -1;
+  fs.closeSync(fd);
 }

@@ -715,6 +715,8 @@ class ServerJoin {
   readonly keys: Float64Array;
   readonly halfOpen: Float64Array;
   size = 0;
+  /** Whether `split` sorted the candidates' rows by batch (some shard wrote rows to disk). */
+  private bucketed = false;
 
   constructor(partials: readonly Partial[]) {
     let most = 0;
@@ -775,6 +777,7 @@ class ServerJoin {
    */
   split(candidates: Int32Array): Array<[number, number]> {
     if (this.views.every((v) => v.p.intervals.spilledRows === 0 && v.p.syns.spilledRows === 0)) return [[0, candidates.length]];
+    this.bucketed = true;
     // Nothing to look at: the files are not read at all.
     if (candidates.length === 0) return [];
     const synRows = this.synRowsPerCandidate(candidates);
@@ -834,28 +837,45 @@ class ServerJoin {
     return out;
   }
 
-  /** Gives every view the rows of batch b, candidates[from, to), of `split`. */
+  /**
+   * Gives every view the rows of batch b, candidates[from, to), of `split`: the shard's rows as
+   * they are when nothing went to disk, else the batch's own (none for a shard without candidates).
+   */
   load(b: number, candidates: Int32Array, from: number, to: number): void {
     const none = new Uint32Array(0);
     for (const v of this.views) {
       const servers = Array.from(candidates.subarray(from, to), (g) => v.rowOf[g]!);
-      const { intervals, syns } = v.p;
-      if (intervals.spilledRows === 0 && syns.spilledRows === 0) v.setBatch(intervals.tail, syns.tail, servers);
-      else if (v.split) v.setBatch(bucketRows(v.split.intervals, b), bucketRows(v.split.syns, b), servers);
-      else v.setBatch(none, none, servers);
+      if (!this.bucketed) v.setBatch(v.p.intervals.tail, v.p.syns.tail, servers);
+      else if (v.split) {
+        const { intervals, syns } = v.split;
+        v.setBatch(bucketRows(intervals, b), bucketRows(syns, b), servers);
+        // The view holds them now: the batch's chunks in memory need not outlive it.
+        intervals.tails[b] = none;
+        syns.tails[b] = none;
+      } else v.setBatch(none, none, servers);
     }
   }
 
-  /** Closes every file of the shards' rows (the reduce is done, or failed). */
+  /** Closes every file of the shards' rows (the reduce is done, or failed), each even if another fails to close. */
   close(): void {
+    let failure: unknown = null;
+    const attempt = (close: () => void): void => {
+      try {
+        close();
+      } catch (err) {
+        failure ??= err;
+      }
+    };
     for (const v of this.views) {
-      closeSpill(v.p.intervals);
-      closeSpill(v.p.syns);
-      if (v.split) {
-        closeBuckets(v.split.intervals);
-        closeBuckets(v.split.syns);
+      attempt(() => closeSpill(v.p.intervals));
+      attempt(() => closeSpill(v.p.syns));
+      const split = v.split;
+      if (split) {
+        attempt(() => closeBuckets(split.intervals));
+        attempt(() => closeBuckets(split.syns));
       }
     }
+    if (failure !== null) throw failure;
   }
 
   /** Why rows stayed in memory, when a file could not be written; null when none failed. */

@@ -95,7 +95,7 @@ export interface Detector {
   reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[];
   /**
    * Lets go of what the partials hold outside memory (open files), whether or not `reduce` ran:
-   * called for every detector once the findings are made, or failed.
+   * called for every flow detector once the findings are made, or cannot be.
    */
   release?(partials: readonly unknown[]): void;
 }

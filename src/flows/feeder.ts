@@ -57,6 +57,8 @@ export interface FeederOptions {
   makeObservers: ObserverFactory | null;
   /** Receives finished-flow JSON lines when exporting. */
   exportSink: ((chunk: string) => void) | null;
+  /** Lets go of a shard's result that will not be used because another shard failed (its detectors' open files). */
+  discard?: (result: ShardResult) => void;
 }
 
 interface RemoteShard {
@@ -81,7 +83,10 @@ export class FlowFeeder {
   private waiting: (() => void) | null = null;
   private failure: unknown = null;
 
+  private readonly discard: ((result: ShardResult) => void) | undefined;
+
   constructor(opts: FeederOptions) {
+    this.discard = opts.discard;
     const threads = Math.max(1, Math.floor(opts.threads));
     const perShard = Math.max(16, Math.ceil(opts.tracker.maxFlows / threads));
     const settings: ShardSettings = { tracker: opts.tracker, maxFlows: perShard, observers: opts.observers };
@@ -153,9 +158,14 @@ export class FlowFeeder {
     if (this.local) return [this.local.finish(captureEnd)];
     for (const r of this.remotes) if (r.count > 0) this.send(r);
     for (const r of this.remotes) r.port.postMessage({ t: 'end', captureEnd } satisfies ToShard);
-    const results = await Promise.all(this.remotes.map((r) => r.result));
+    const settled = await Promise.allSettled(this.remotes.map((r) => r.result));
     for (const r of this.remotes) r.port.close();
-    return results;
+    const failed = settled.find((x) => x.status === 'rejected');
+    if (failed) {
+      for (const x of settled) if (x.status === 'fulfilled') this.discard?.(x.value);
+      throw failed.reason;
+    }
+    return settled.map((x) => (x as PromiseFulfilledResult<ShardResult>).value);
   }
 
   private send(remote: RemoteShard): void {
