@@ -118,8 +118,8 @@ function writeAll(fd: number, rows: Uint32Array, position: number): void {
   for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
 }
 
-/** Rows read back from the file per call of `forEachRowChunk`'s callback. */
-const READ_CHUNK_ROWS = 32768;
+/** Bytes of rows read back from the file per call of `forEachRowChunk`'s callback. */
+const READ_CHUNK_BYTES = 256 << 10;
 
 /**
  * Calls `fn` with the part's rows in order, a chunk at a time: those read back from the file,
@@ -128,10 +128,11 @@ const READ_CHUNK_ROWS = 32768;
 export function forEachRowChunk(part: SpilledRowsPart, fn: (data: Uint32Array, rows: number) => void): void {
   if (part.spilledRows > 0) {
     if (part.fd < 0) throw new Error('detector rows were read after their temporary file was closed');
-    const buf = new Uint32Array(READ_CHUNK_ROWS * part.width);
+    const chunkRows = Math.max(1, Math.floor(READ_CHUNK_BYTES / (part.width * 4)));
+    const buf = new Uint32Array(chunkRows * part.width);
     const bytes = new Uint8Array(buf.buffer);
     for (let row = 0; row < part.spilledRows; ) {
-      const rows = Math.min(READ_CHUNK_ROWS, part.spilledRows - row);
+      const rows = Math.min(chunkRows, part.spilledRows - row);
       readAll(part.fd, bytes, 0, rows * part.width * 4, row * part.width * 4);
       fn(buf, rows);
       row += rows;

@@ -888,11 +888,14 @@ class ServerJoin {
   }
 }
 
-/** Rows (half-open periods and SYNs of candidate servers) per batch, at most, unless one server has more: a few chunks' worth. */
-const BATCH_BYTES = 4 * spillChunkBytes();
+/**
+ * Rows (half-open periods and SYNs of candidate servers) per batch, at most, unless one server has
+ * more: a chunk's worth. More batches cost little (each is one grouping of its own rows).
+ */
+const BATCH_BYTES = spillChunkBytes();
 
 /** Memory the chunks of the by-batch file share while a shard's rows are sorted into it. */
-const SPLIT_BUFFER_BYTES = 4 << 20;
+const SPLIT_BUFFER_BYTES = 1 << 20;
 
 /**
  * The rows of `part` sorted by batch (`batchOf` their server's, -1 for none) into one file: one
