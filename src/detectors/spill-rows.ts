@@ -6,6 +6,9 @@
  * crash); its descriptor is shared by every thread of the process, so the reduce on the main
  * thread reads back what a shard worker wrote.
  *
+ * BucketedRows does the same for rows sorted into buckets on their way (the reduce's batches):
+ * one file whatever the number of buckets, and a directory of its chunks.
+ *
  * Nothing is lost when the disk refuses: the first failed open or write stops spilling, and the
  * rows stay in memory from then on (the part says why).
  *
