@@ -153,8 +153,11 @@ function readAll(fd: number, into: Uint8Array, offset: number, length: number, p
   }
 }
 
-/** Closes the part's file (the disk space goes with it); its spilled rows cannot be read afterwards. */
-export function closeSpill(part: SpilledRowsPart): void {
+/**
+ * Closes the file of a SpilledRowsPart or a BucketedRowsPart (the disk space goes with it); its
+ * rows on disk cannot be read afterwards.
+ */
+export function closeSpill(part: { fd: number }): void {
   const fd = part.fd;
   if (fd < 0) return;
   // Forgotten first: Linux frees the number even when close fails, and it may be reused at once.
@@ -293,10 +296,3 @@ export function bucketRows(part: BucketedRowsPart, b: number): Uint32Array {
   return out;
 }
 
-/** Closes a BucketedRowsPart's file. */
-export function closeBuckets(part: BucketedRowsPart): void {
-  const fd = part.fd;
-  if (fd < 0) return;
-  part.fd = -1;
-  fs.closeSync(fd);
-}

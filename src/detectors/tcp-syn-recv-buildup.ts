@@ -19,7 +19,7 @@ import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { EndpointIndex, endpointName, endpointOfKey, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointKeys } from './flow-endpoints.js';
 import { F64Rows, groupRows, U32Rows } from './rows.js';
-import { bucketRows, BucketedRows, closeBuckets, closeSpill, forEachRowChunk, spillChunkBytes, SpillRows, type BucketedRowsPart, type SpilledRowsPart } from './spill-rows.js';
+import { bucketRows, BucketedRows, closeSpill, forEachRowChunk, spillChunkBytes, SpillRows, type BucketedRowsPart, type SpilledRowsPart } from './spill-rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
 const ID = 'tcp.syn_recv_buildup';
@@ -811,7 +811,7 @@ class ServerJoin {
         try {
           v.split = { intervals, syns: byBatch(v.p.syns, Y.SERVER, batchOf, ranges.length) };
         } catch (err) {
-          closeBuckets(intervals);
+          closeSpill(intervals);
           throw err;
         }
       }
@@ -871,8 +871,8 @@ class ServerJoin {
       attempt(() => closeSpill(v.p.syns));
       const split = v.split;
       if (split) {
-        attempt(() => closeBuckets(split.intervals));
-        attempt(() => closeBuckets(split.syns));
+        attempt(() => closeSpill(split.intervals));
+        attempt(() => closeSpill(split.syns));
       }
     }
     if (failure !== null) throw failure;

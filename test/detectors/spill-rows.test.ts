@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bucketRows, BucketedRows, closeBuckets, closeSpill, forEachRowChunk, SpillRows, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
+import { bucketRows, BucketedRows, closeSpill, forEachRowChunk, SpillRows, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
 
 const WIDTH = 3;
 
@@ -125,7 +125,7 @@ describe('BucketedRows', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
     expect(part.chunkRows.length).toBeGreaterThan(200);
     for (let b = 0; b < 7; b++) expect([...bucketRows(part, b)]).toEqual(expectedBucket(7000, b));
-    closeBuckets(part);
+    closeSpill(part);
     expect(() => bucketRows(part, 0)).toThrow(/after their temporary file was closed/);
     // A bucket with nothing written out is its tail: no file needed.
     expect([...bucketRows(part, 6)]).toEqual([]);
