@@ -18,6 +18,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { grownBuffer } from '../flows/buffers.js';
+import { groupRows } from './rows.js';
 
 /** Bytes of rows held in memory before they are written out. */
 const DEFAULT_CHUNK_BYTES = 1 << 20;
@@ -70,11 +72,7 @@ export class SpillRows {
   append(): number {
     if (this.rows === this.chunkRows && this.spillError === null) this.writeOut();
     const at = this.rows * this.width;
-    if (at + this.width > this.data.length) {
-      const grown = new Uint32Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
-    }
+    if (at + this.width > this.data.length) this.data = new Uint32Array(grownBuffer(this.data, this.data.byteLength * 2, 0));
     // After a write the chunk is reused: clear what the last one left in the row.
     this.data.fill(0, at, at + this.width);
     this.rows++;
@@ -215,34 +213,25 @@ export class BucketedRows {
       this.writeOut(b);
       return this.add(b, src, at);
     }
-    if ((n + 1) * w > chunk.length) {
-      const grown = new Uint32Array(chunk.length * 2);
-      grown.set(chunk);
-      this.chunks[b] = chunk = grown;
-    }
+    if ((n + 1) * w > chunk.length) this.chunks[b] = chunk = new Uint32Array(grownBuffer(chunk, chunk.byteLength * 2, 0));
     chunk.set(src.subarray(at, at + w), n * w);
     this.fill[b] = n + 1;
   }
 
   part(): BucketedRowsPart {
     const chunks = this.dirBucket.length;
-    const buckets = this.chunks.length;
-    const bucketStart = new Int32Array(buckets + 1);
-    for (const b of this.dirBucket) bucketStart[b + 1]!++;
-    for (let b = 0; b < buckets; b++) bucketStart[b + 1]! += bucketStart[b]!;
-    const next = bucketStart.slice(0, buckets);
-    const chunkOrder = new Int32Array(chunks);
+    // The chunks by bucket, in file order within each.
+    const byBucket = groupRows(Uint32Array.from(this.dirBucket), 1, 0, this.chunks.length);
     const chunkOffset = new Float64Array(chunks);
     for (let c = 0, offset = 0; c < chunks; c++) {
-      chunkOrder[next[this.dirBucket[c]!]!++] = c;
       chunkOffset[c] = offset;
       offset += this.dirRows[c]! * this.width * 4;
     }
     return {
       width: this.width,
       fd: this.fd,
-      bucketStart,
-      chunkOrder,
+      bucketStart: byBucket.start,
+      chunkOrder: byBucket.order,
       chunkOffset,
       chunkRows: Int32Array.from(this.dirRows),
       tails: this.chunks.map((c, b) => c.subarray(0, this.fill[b]! * this.width)),
