@@ -8,6 +8,11 @@
  *   io       the floor: fs.readSync of the file in the reader's chunk size, no parsing
  *   read     readCapture with a handler that only counts records
  *   decode   readCapture + decodeRecord + CaptureStats.add (the per-frame work of analyzeFile)
+ *   table    decode, then the flow record and a bare flow-table loop: find or insert the flow, count
+ *            its packets and bytes. The issue's reference ("a bare decode-plus-flow-table loop"),
+ *            on the project's own FlowTable, with no conntrack, Zeek, evidence or expiry.
+ *   serial   analyzeFile() with the flow tracker on the reader thread: all of the full pipeline's
+ *            work on one thread, which is its CPU cost per frame.
  *   analyze  analyzeFile() itself, the full pipeline: read, decode, link detectors, flow tracking on
  *            `threads` shards (default 1), flow detectors, the report. CPU time is the whole
  *            process's, worker threads included.
@@ -25,8 +30,10 @@ import { DEFAULT_CHUNK_BYTES } from '../src/capture/source.js';
 import { decodeRecord } from '../src/decode/decoder.js';
 import { Frame } from '../src/decode/frame.js';
 import { eventCountsToObject, newEventCounters } from '../src/events.js';
+import { D, FlowTable } from '../src/flows/flow-table.js';
+import { packFrame, R, RECORD_WORDS } from '../src/flows/record.js';
 
-export const MODES = ['io', 'read', 'decode', 'analyze'] as const;
+export const MODES = ['io', 'read', 'decode', 'table', 'serial', 'analyze'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Measurement {
@@ -125,10 +132,20 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
       stats = { frames: h.stats.frames, ipv4: h.stats.ipv4Frames, vlan: h.stats.vlanFrames, truncated: h.stats.truncatedFrames };
       break;
     }
+    case 'table': {
+      const h = new FlowTableHandler(events);
+      const out = await readCapture(file, h, { events, chunkBytes });
+      frames = h.stats.frames;
+      flows = h.table.live;
+      bytesParsed = out.bytesParsed;
+      error = out.error ? out.error.message : null;
+      break;
+    }
+    case 'serial':
     case 'analyze': {
       // Loaded only here, so that the other modes do not load the analysis pipeline's modules.
       const { analyzeFile } = await import('../src/analysis/analyze.js');
-      const report = await analyzeFile(file, { chunkBytes, threads });
+      const report = await analyzeFile(file, mode === 'serial' ? { chunkBytes, threads: 1, inlineFlows: true } : { chunkBytes, threads });
       frames = report.frames;
       flows = report.flows.total;
       findings = report.findings.length;
@@ -158,6 +175,39 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
     events: eventCountsToObject(events),
     stats,
   };
+}
+
+/**
+ * The bare decode-plus-flow-table loop: the record the shards get, its canonical key (the lower
+ * endpoint first, as the tracker orders it), one FlowTable lookup, an insert for a new key, and
+ * three counters in the flow's slot. Flows never expire, so the table holds every flow at the end.
+ */
+class FlowTableHandler extends DecodeHandler {
+  private readonly rec = new Uint32Array(RECORD_WORDS);
+  readonly table = new FlowTable(4096, 1 << 24);
+  override onRecord(rec: CaptureRecord): void {
+    super.onRecord(rec);
+    const r = this.rec;
+    if (!packFrame(this.frame, r, 0, 0x5eed)) return;
+    const srcIp = r[R.KEY_SRC_IP]!;
+    const dstIp = r[R.KEY_DST_IP]!;
+    const sport = r[R.KEY_PORTS]! & 0xffff;
+    const dport = r[R.KEY_PORTS]! >>> 16;
+    const srcIsA = srcIp < dstIp || (srcIp === dstIp && sport <= dport);
+    const ports = (srcIsA ? sport | (dport << 16) : dport | (sport << 16)) >>> 0;
+    const vlan = r[R.VLAN]! & 0xffffff;
+    const proto = (r[R.INFO]! >>> 8) & 0xff;
+    const t = this.table;
+    const ipA = srcIsA ? srcIp : dstIp;
+    const ipB = srcIsA ? dstIp : srcIp;
+    let s = t.find(r[R.HASH]!, vlan, proto, ipA, ipB, ports);
+    if (s < 0) s = t.insert(r[R.HASH]!, vlan, proto, ipA, ipB, ports);
+    const d = s * D.STRIDE;
+    const dir = srcIsA ? 0 : 1;
+    t.f64[d + D.PKTS + dir]++;
+    t.f64[d + D.IP_BYTES + dir] += r[R.IP_LEN]!;
+    t.f64[d + D.LAST_TIME] = r[R.TS_SEC]! + r[R.TS_NS]! * 1e-9;
+  }
 }
 
 async function main(): Promise<void> {

@@ -2,8 +2,9 @@
  * pcapscan benchmark: `npm run bench [-- --quick] [-- --only small|large] [-- --repeat N]`.
  *
  * For each synthetic capture (bench/generate.ts) it measures, in one run and on the same file:
- *   - the I/O floor (fs.readSync only), pcapscan read-only, pcapscan read+decode(+stats), and the
- *     full pipeline (read, decode, detectors, flow tracking) with --threads 1 and 2; each
+ *   - the I/O floor (fs.readSync only), pcapscan read-only, pcapscan read+decode(+stats), a bare
+ *     decode-plus-flow-table loop, the full pipeline on one thread, and the full pipeline (read,
+ *     decode, detectors, flow tracking) with --threads 1 and 2; each
  *     `--repeat` times (default 3), each in a fresh child process (bench/measure.ts);
  *   - tcpdump, tshark io,stat and tshark conv,tcp once each (not with --quick), with /usr/bin/time;
  * then whether memory stays flat: the full pipeline on the same traffic (same live flows) twice as
@@ -15,7 +16,7 @@
  *   --only small|large one capture
  *   --repeat N         runs per pcapscan measurement (default 3)
  *   --tools / --no-tools   force the external tools on or off
- *   --modes a,b,...    pcapscan measurements among io,read,decode,analyze (default all)
+ *   --modes a,b,...    pcapscan measurements among io,read,decode,table,serial,analyze (default all)
  *   --threads 1,2      --threads values of the full pipeline (analyze) runs (default 1,2)
  *   --flat / --no-flat the memory-flatness runs (default: on, off with --quick)
  *   --chunk-bytes N    reader chunk size (default: the reader's own, 64 KiB)
@@ -73,7 +74,7 @@ function plans(opts: Options): Plan[] {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, only: null, repeat: 3, tools: true, modes: ['io', 'read', 'decode', 'analyze'], threads: [1, 2], flat: true, force: false, chunkBytes: null };
+  const o: Options = { quick: false, only: null, repeat: 3, tools: true, modes: [...MODES], threads: [1, 2], flat: true, force: false, chunkBytes: null };
   let toolsGiven: boolean | null = null;
   let flatGiven: boolean | null = null;
   for (let i = 0; i < argv.length; i++) {
@@ -121,7 +122,7 @@ function parseArgs(argv: string[]): Options {
 function usage(problem: string | null): never {
   if (problem) console.error(problem);
   console.error(
-    'usage: npm run bench -- [--quick] [--only small|large] [--repeat N] [--tools|--no-tools] [--modes io,read,decode,analyze] [--threads 1,2] [--flat|--no-flat] [--chunk-bytes N] [--force]',
+    'usage: npm run bench -- [--quick] [--only small|large] [--repeat N] [--tools|--no-tools] [--modes io,read,decode,table,serial,analyze] [--threads 1,2] [--flat|--no-flat] [--chunk-bytes N] [--force]',
   );
   process.exit(problem ? 2 : 0);
 }
@@ -152,6 +153,8 @@ const MODE_LABEL: Record<Mode, string> = {
   io: 'floor: fs.readSync only',
   read: 'pcapscan read-only',
   decode: 'pcapscan read+decode',
+  table: 'bare decode + flow table',
+  serial: 'full pipeline on one thread',
   analyze: 'pcapscan full pipeline',
 };
 
@@ -163,6 +166,8 @@ const MODE_LEGEND: Record<Mode, string> = {
   io: 'floor = fs.readSync of the file in the reader\'s chunk size, no parsing (the most a reader could do)',
   read: 'read-only = readCapture with a handler that only counts records',
   decode: 'read+decode = readCapture + decodeRecord + CaptureStats.add, the per-frame work of analyzeFile',
+  table: 'bare decode + flow table = read+decode, the flow record, one FlowTable lookup or insert and three counters per packet: the reference loop of the flow tracker issue, without conntrack, Zeek, evidence, expiry or detectors (one thread)',
+  serial: 'full pipeline on one thread = analyzeFile() with the flow tracker on the reader thread: the whole per-frame cost on one core',
   analyze: 'full pipeline = analyzeFile(): read, decode, link detectors, flow tracking (conntrack + Zeek) on --threads shards, flow detectors, the report; CPU includes the worker threads',
 };
 
@@ -370,7 +375,7 @@ function printCapture(c: CaptureResult, opts: Options): void {
       colAligns: ['left', ...tools.map(() => 'right' as const)],
     });
     for (const p of compared) {
-      const label = p.mode === 'read' ? 'read-only' : p.mode === 'decode' ? 'read+decode' : `full pipeline --threads ${p.threads}`;
+      const label = p.mode === 'analyze' ? `full pipeline --threads ${p.threads}` : MODE_LABEL[p.mode].replace(/^pcapscan /, '');
       rt.push([`${label}, wall, median of ${p.summary.runs}`, ...tools.map((x) => fmtRatio(x.summary!.wallMedianS / p.summary.wallMedianS))]);
       rt.push([`${label}, wall, best of ${p.summary.runs}`, ...tools.map((x) => fmtRatio(x.summary!.wallMedianS / p.summary.wallBestS))]);
       rt.push([`${label}, CPU (user+sys), median`, ...tools.map((x) => fmtRatio(x.summary!.cpuMedianS / p.summary.cpuMedianS))]);
