@@ -111,12 +111,19 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
   });
   const link = new LinkDetectors(options);
   const pipeline = new FramePipeline(events, feeder, link);
-  const outcome = await readCapture(path, pipeline, {
-    events,
-    afterChunk: () => feeder.afterChunk(),
-    ...(opts.chunkBytes !== undefined ? { chunkBytes: opts.chunkBytes } : {}),
-    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-  });
+  let outcome: Awaited<ReturnType<typeof readCapture>>;
+  try {
+    outcome = await readCapture(path, pipeline, {
+      events,
+      afterChunk: () => feeder.afterChunk(),
+      ...(opts.chunkBytes !== undefined ? { chunkBytes: opts.chunkBytes } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+  } catch (err) {
+    // An internal failure (bad input never throws): the shards still hold open tasks and files.
+    await feeder.abort();
+    throw err;
+  }
   const s = pipeline.stats;
   const hasFrames = s.startSec !== Infinity;
   const shards = await feeder.finish(hasFrames ? s.endSec + s.endNs * 1e-9 : -Infinity);

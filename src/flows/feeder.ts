@@ -57,8 +57,13 @@ export interface FeederOptions {
   makeObservers: ObserverFactory | null;
   /** Receives finished-flow JSON lines when exporting. */
   exportSink: ((chunk: string) => void) | null;
-  /** Lets go of a shard's result that will not be used because another shard failed (its detectors' open files). */
+  /**
+   * Lets go of a shard's result that will not be used, because another shard failed or the capture
+   * was abandoned (see abort): its detectors' open files.
+   */
   discard?: (result: ShardResult) => void;
+  /** The shard worker module (compiled JavaScript); tests substitute one that fails. */
+  shardWorkerFile?: string;
 }
 
 interface RemoteShard {
@@ -98,13 +103,17 @@ export class FlowFeeder {
     const pool = shardPool(threads);
     for (let i = 0; i < threads; i++) {
       const { port1, port2 } = new MessageChannel();
-      const task: ShardTask = { port: port2, settings, exportFlows: opts.exportSink !== null };
+      const task: ShardTask = { index: i, port: port2, settings, exportFlows: opts.exportSink !== null };
       let settle: { resolve: (r: ShardResult) => void; reject: (e: unknown) => void } | null = null;
       const result = new Promise<ShardResult>((resolve, reject) => {
         settle = { resolve, reject };
       });
+      // A failure is taken up by afterChunk and finish, maybe long after it happened: without a
+      // handler now, Node would call the rejection unhandled and end the process.
+      result.catch(() => undefined);
       const remote: RemoteShard = { port: port1, batch: new Uint32Array(BATCH_RECORDS * RECORD_WORDS), count: 0, inFlight: 0, spare: [], result };
-      (pool.run(task, { transferList: [port2] }) as Promise<void>).catch((err: unknown) => {
+      const runOptions = opts.shardWorkerFile !== undefined ? { transferList: [port2], filename: opts.shardWorkerFile } : { transferList: [port2] };
+      (pool.run(task, runOptions) as Promise<void>).catch((err: unknown) => {
         this.failure = err;
         settle!.reject(err);
         this.wake();
@@ -156,16 +165,38 @@ export class FlowFeeder {
   /** Sends what is left, ends every shard at `captureEnd` (seconds) and collects their results. */
   async finish(captureEnd: number): Promise<ShardResult[]> {
     if (this.local) return [this.local.finish(captureEnd)];
-    for (const r of this.remotes) if (r.count > 0) this.send(r);
-    for (const r of this.remotes) r.port.postMessage({ t: 'end', captureEnd } satisfies ToShard);
-    const settled = await Promise.allSettled(this.remotes.map((r) => r.result));
-    for (const r of this.remotes) r.port.close();
+    const settled = await this.endShards(captureEnd);
     const failed = settled.find((x) => x.status === 'rejected');
     if (failed) {
       for (const x of settled) if (x.status === 'fulfilled') this.discard?.(x.value);
       throw failed.reason;
     }
     return settled.map((x) => (x as PromiseFulfilledResult<ShardResult>).value);
+  }
+
+  /**
+   * Ends every shard when the capture is abandoned (the reader thread failed): each finishes, so its
+   * task and port end and its worker is free for the next capture, and its result goes to discard.
+   * Never throws: the failure that led here is the one to report.
+   */
+  async abort(): Promise<void> {
+    if (this.local) {
+      try {
+        this.discard?.(this.local.finish(-Infinity));
+      } catch {
+        // The reader's own failure is reported; this one would hide it.
+      }
+      return;
+    }
+    for (const x of await this.endShards(-Infinity)) if (x.status === 'fulfilled') this.discard?.(x.value);
+  }
+
+  private async endShards(captureEnd: number): Promise<PromiseSettledResult<ShardResult>[]> {
+    for (const r of this.remotes) if (r.count > 0) this.send(r);
+    for (const r of this.remotes) r.port.postMessage({ t: 'end', captureEnd } satisfies ToShard);
+    const settled = await Promise.allSettled(this.remotes.map((r) => r.result));
+    for (const r of this.remotes) r.port.close();
+    return settled;
   }
 
   private send(remote: RemoteShard): void {

@@ -9,6 +9,8 @@ import { Shard, type ShardResult, type ShardSettings } from './shard.js';
 import { makeShardObservers } from '../detectors/registry.js';
 
 export interface ShardTask {
+  /** Which of the capture's shards this is (0-based), for messages. */
+  index: number;
   port: MessagePort;
   settings: ShardSettings;
   exportFlows: boolean;

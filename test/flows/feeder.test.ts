@@ -1,0 +1,141 @@
+/**
+ * The feeder's failure paths: when one flow shard fails, or the reader thread gives up on the
+ * capture, every other shard still ends (its worker is free for the next capture) and its result
+ * goes to `discard`, which closes the files its detectors spilled rows to. The shards run the
+ * compiled workers in dist/ (built by `npm test` first).
+ */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCapture } from '../../src/capture/reader.js';
+import { decodeRecord } from '../../src/decode/decoder.js';
+import { Frame } from '../../src/decode/frame.js';
+import { ALL_OPTIONS, makeShardObservers, releaseFlowPartials, type ObserverSettings } from '../../src/detectors/registry.js';
+import type { SpilledRowsPart } from '../../src/detectors/spill-rows.js';
+import { newEventCounters } from '../../src/events.js';
+import { closeShardPool, FlowFeeder } from '../../src/flows/feeder.js';
+import { defaultTrackerOptions } from '../../src/flows/options.js';
+import type { ShardResult } from '../../src/flows/shard.js';
+import { resolveOptions } from '../../src/options.js';
+
+// 1,515 SYNs from as many client ports to one server: flows on every shard, and rows for
+// tcp.syn_recv_buildup, which go to files with chunks this small.
+const SYN_FLOOD = fileURLToPath(new URL('../../captures/syn-flood.pcap', import.meta.url));
+const FAILING_WORKER = fileURLToPath(new URL('../helpers/failing-shard-worker.mjs', import.meta.url));
+const SYN_RECV = 'tcp.syn_recv_buildup';
+
+let savedSpillBytes: string | undefined;
+beforeAll(() => {
+  // Read when a shard's detectors start, in the workers, which copy this thread's environment.
+  savedSpillBytes = process.env['PCAPSCAN_SPILL_BYTES'];
+  process.env['PCAPSCAN_SPILL_BYTES'] = '64';
+});
+afterAll(async () => {
+  await closeShardPool();
+  if (savedSpillBytes === undefined) delete process.env['PCAPSCAN_SPILL_BYTES'];
+  else process.env['PCAPSCAN_SPILL_BYTES'] = savedSpillBytes;
+});
+
+/** A feeder with the real detectors; `discard` records each result's spill files, then releases it. */
+function makeFeeder(threads: number, discarded: Array<{ fds: number[]; closedAfter: number[] }>, shardWorkerFile?: string): FlowFeeder {
+  return new FlowFeeder({
+    threads,
+    inline: false,
+    tracker: defaultTrackerOptions(),
+    observers: { options: resolveOptions(ALL_OPTIONS, {}, {}) } satisfies ObserverSettings,
+    makeObservers: makeShardObservers,
+    exportSink: null,
+    discard: (r: ShardResult) => {
+      const parts = r.observers[SYN_RECV] as { intervals: SpilledRowsPart; syns: SpilledRowsPart };
+      const fds = [parts.intervals.fd, parts.syns.fd].filter((fd) => fd >= 0);
+      releaseFlowPartials([r.observers]);
+      discarded.push({ fds, closedAfter: [parts.intervals.fd, parts.syns.fd] });
+    },
+    ...(shardWorkerFile !== undefined ? { shardWorkerFile } : {}),
+  });
+}
+
+async function feedCapture(feeder: FlowFeeder, file: string): Promise<number> {
+  const events = newEventCounters();
+  const frame = new Frame(events);
+  let frames = 0;
+  const outcome = await readCapture(file, {
+    record: frame,
+    onRecord(rec) {
+      decodeRecord(frame, rec);
+      feeder.add(frame);
+      frames++;
+    },
+  }, { events });
+  expect(outcome.error).toBeNull();
+  return frames;
+}
+
+/** Waits until the feeder has learnt that a shard failed (afterChunk then rejects), for up to 5 s. */
+async function untilFailureKnown(feeder: FlowFeeder): Promise<void> {
+  for (let waitedMs = 0; waitedMs < 5000; waitedMs += 20) {
+    const wait = feeder.afterChunk();
+    if (wait) {
+      try {
+        await wait;
+      } catch {
+        return;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('the shard failure never reached the feeder');
+}
+
+function isOpen(fd: number): boolean {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('FlowFeeder when something fails', () => {
+  it('when one shard fails, rejects with its error and hands the other shard’s result to discard, whose files close', async () => {
+    const discarded: Array<{ fds: number[]; closedAfter: number[] }> = [];
+    const feeder = makeFeeder(2, discarded, FAILING_WORKER);
+    expect(await feedCapture(feeder, SYN_FLOOD)).toBeGreaterThan(1500);
+    // The failure is known well before the capture ends, as on a long capture: it must not be
+    // an unhandled rejection in the meantime (Node would end the process).
+    await untilFailureKnown(feeder);
+    await expect(feeder.finish(1e10)).rejects.toThrow('shard 1 failed on purpose');
+    expect(discarded).toHaveLength(1);
+    // The surviving shard did spill (its SYN rows went to a file) and release closed the file.
+    expect(discarded[0]!.fds.length).toBeGreaterThan(0);
+    expect(discarded[0]!.closedAfter).toEqual([-1, -1]);
+    for (const fd of discarded[0]!.fds) expect(isOpen(fd)).toBe(false);
+  });
+
+  it('abort ends every shard and discards all their results (the reader thread failed)', async () => {
+    const discarded: Array<{ fds: number[]; closedAfter: number[] }> = [];
+    const feeder = makeFeeder(2, discarded);
+    await feedCapture(feeder, SYN_FLOOD);
+    await feeder.abort();
+    expect(discarded).toHaveLength(2);
+    for (const d of discarded) {
+      expect(d.closedAfter).toEqual([-1, -1]);
+      for (const fd of d.fds) expect(isOpen(fd)).toBe(false);
+    }
+    expect(discarded.flatMap((d) => d.fds).length).toBeGreaterThan(0);
+  });
+
+  it('after a failed capture, the same shard workers analyze the next one', async () => {
+    const failed = makeFeeder(2, [], FAILING_WORKER);
+    await feedCapture(failed, SYN_FLOOD);
+    await expect(failed.finish(1e10)).rejects.toThrow('shard 1 failed on purpose');
+    const next = makeFeeder(2, []);
+    const frames = await feedCapture(next, SYN_FLOOD);
+    const results = await next.finish(1e10);
+    expect(results).toHaveLength(2);
+    expect(results.reduce((n, r) => n + r.tracker.totals.verdicts['NEW']! + r.tracker.totals.verdicts['ESTABLISHED']! + r.tracker.totals.verdicts['INVALID']! + r.tracker.totals.verdicts['RELATED']!, 0)).toBe(next.tracked);
+    expect(next.tracked).toBeGreaterThan(0);
+    expect(next.tracked + next.untracked).toBe(frames);
+    releaseFlowPartials(results.map((r) => r.observers));
+  });
+});
