@@ -13,7 +13,8 @@
  * rows stay in memory from then on (the part says why).
  *
  * PCAPSCAN_SPILL_BYTES sets the chunk (bytes of rows held in memory before a write; default
- * 1 MiB); 0 keeps every row in memory.
+ * 1 MiB); 0 keeps every row in memory. Where TMPDIR is a tmpfs, the files take RAM after all:
+ * tmpfsWarning says so once they are large.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -96,6 +97,34 @@ export class SpillRows {
       this.spillError = spillErrorText(err);
     }
   }
+}
+
+/** Linux's TMPFS_MAGIC, statfs(2)'s f_type of a tmpfs: its files live in RAM (or swap). */
+const TMPFS_MAGIC = 0x01021994;
+
+/** Spilled bytes on a tmpfs from which the rows are worth a warning. */
+export const TMPFS_WARN_BYTES = 256 * 1024 * 1024;
+
+/** Bytes in a part's file (0 without one). */
+export function spilledFileBytes(part: { fd: number }): number {
+  return part.fd >= 0 ? fs.fstatSync(part.fd).size : 0;
+}
+
+/**
+ * A warning when `bytes` of rows went to `dir` and `dir` is a tmpfs (as /tmp is on several
+ * distributions): the rows take RAM after all, only outside the process's own memory. Null below
+ * `thresholdBytes`, elsewhere, or when the file system cannot be told.
+ */
+export function tmpfsWarning(bytes: number, dir = os.tmpdir(), thresholdBytes = TMPFS_WARN_BYTES): string | null {
+  if (bytes < thresholdBytes) return null;
+  let type: number;
+  try {
+    type = fs.statfsSync(dir).type;
+  } catch {
+    return null;
+  }
+  if (type !== TMPFS_MAGIC) return null;
+  return `${(bytes / 1e6).toFixed(0)} MB of detector rows went to ${dir}, which is a tmpfs: they take RAM, outside pcapscan's own memory; for long captures set TMPDIR to a directory on disk`;
 }
 
 function spillErrorText(err: unknown): string {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bucketRows, BucketedRows, closeSpill, forEachRowChunk, SpillRows, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
+import { bucketRows, BucketedRows, closeSpill, forEachRowChunk, spilledFileBytes, SpillRows, tmpfsWarning, TMPFS_WARN_BYTES, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
 
 const WIDTH = 3;
 
@@ -147,5 +147,41 @@ describe('BucketedRows', () => {
     expect(part.fd).toBe(-1);
     expect(part.spillError).toMatch(/no-such-directory: ENOENT/);
     for (let b = 0; b < 7; b++) expect([...bucketRows(part, b)]).toEqual(expectedBucket(700, b));
+  });
+});
+
+// statfs(2)'s f_type of a tmpfs. /dev/shm is one on most Linux systems, containers included.
+const TMPFS = 0x01021994;
+const isTmpfs = (dir: string): boolean => {
+  try {
+    return fs.statfsSync(dir).type === TMPFS;
+  } catch {
+    return false;
+  }
+};
+
+describe('tmpfsWarning', () => {
+  it('counts the bytes in a part’s file', () => {
+    freshTmp();
+    const rows = new SpillRows(WIDTH, WIDTH * 4 * 10);
+    fill(rows, 35);
+    const part = rows.part();
+    expect(spilledFileBytes(part)).toBe(30 * WIDTH * 4);
+    closeSpill(part);
+    expect(spilledFileBytes(part)).toBe(0);
+  });
+
+  it.skipIf(!isTmpfs('/dev/shm'))('warns from the threshold on when the rows went to a tmpfs, naming the directory and the fix', () => {
+    expect(tmpfsWarning(TMPFS_WARN_BYTES, '/dev/shm')).toBe(
+      `${(TMPFS_WARN_BYTES / 1e6).toFixed(0)} MB of detector rows went to /dev/shm, which is a tmpfs: they take RAM, outside pcapscan's own memory; for long captures set TMPDIR to a directory on disk`,
+    );
+    expect(tmpfsWarning(TMPFS_WARN_BYTES - 1, '/dev/shm')).toBeNull();
+    expect(tmpfsWarning(5e6, '/dev/shm', 4e6)).toMatch(/^5 MB of detector rows went to \/dev\/shm/);
+  });
+
+  it('says nothing for a directory on disk, or one that does not exist', () => {
+    const here = process.cwd();
+    if (!isTmpfs(here)) expect(tmpfsWarning(1e12, here)).toBeNull();
+    expect(tmpfsWarning(1e12, path.join(freshTmp(), 'no-such-directory'))).toBeNull();
   });
 });
