@@ -32,6 +32,7 @@ import { Frame } from '../src/decode/frame.js';
 import { eventCountsToObject, newEventCounters } from '../src/events.js';
 import { D, FlowTable } from '../src/flows/flow-table.js';
 import { packFrame, R, RECORD_WORDS } from '../src/flows/record.js';
+import { canonicalKey, K } from './flow-key.js';
 
 export const MODES = ['io', 'read', 'decode', 'table', 'serial', 'analyze'] as const;
 export type Mode = (typeof MODES)[number];
@@ -184,28 +185,20 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
  */
 class FlowTableHandler extends DecodeHandler {
   private readonly rec = new Uint32Array(RECORD_WORDS);
+  private readonly key = new Uint32Array(K.WORDS);
   readonly table = new FlowTable(4096, 1 << 24);
   override onRecord(rec: CaptureRecord): void {
     super.onRecord(rec);
     const r = this.rec;
     if (!packFrame(this.frame, r, 0, 0x5eed)) return;
-    const srcIp = r[R.KEY_SRC_IP]!;
-    const dstIp = r[R.KEY_DST_IP]!;
-    const sport = r[R.KEY_PORTS]! & 0xffff;
-    const dport = r[R.KEY_PORTS]! >>> 16;
-    const srcIsA = srcIp < dstIp || (srcIp === dstIp && sport <= dport);
-    const ports = (srcIsA ? sport | (dport << 16) : dport | (sport << 16)) >>> 0;
-    const vlan = r[R.VLAN]! & 0xffffff;
-    const proto = (r[R.INFO]! >>> 8) & 0xff;
+    const k = this.key;
+    canonicalKey(r, 0, k);
     const t = this.table;
-    const ipA = srcIsA ? srcIp : dstIp;
-    const ipB = srcIsA ? dstIp : srcIp;
-    let s = t.find(r[R.HASH]!, vlan, proto, ipA, ipB, ports);
-    if (s < 0) s = t.insert(r[R.HASH]!, vlan, proto, ipA, ipB, ports);
+    let s = t.find(r[R.HASH]!, k[K.VLAN]!, k[K.PROTO]!, k[K.IP_A]!, k[K.IP_B]!, k[K.PORTS]!);
+    if (s < 0) s = t.insert(r[R.HASH]!, k[K.VLAN]!, k[K.PROTO]!, k[K.IP_A]!, k[K.IP_B]!, k[K.PORTS]!);
     const d = s * D.STRIDE;
-    const dir = srcIsA ? 0 : 1;
-    t.f64[d + D.PKTS + dir]++;
-    t.f64[d + D.IP_BYTES + dir] += r[R.IP_LEN]!;
+    t.f64[d + D.PKTS + k[K.DIR]!]++;
+    t.f64[d + D.IP_BYTES + k[K.DIR]!] += r[R.IP_LEN]!;
     t.f64[d + D.LAST_TIME] = r[R.TS_SEC]! + r[R.TS_NS]! * 1e-9;
   }
 }
