@@ -18,6 +18,7 @@ describe('pcapscan check captures/ (the project sample captures against their re
         'asymmetric-oneway.pcap',
         'arp-duplicate-ip.pcap',
         'arp-ip-moves.pcapng',
+        'conntrack-verdicts.pcap',
       ]),
     );
   });

@@ -15,6 +15,9 @@ Sub-commands:
     ether-send   raw Ethernet frames with an arbitrary EtherType (AF_PACKET)
     udp-send     a few UDP datagrams from a fixed source port
     udp-echo     UDP echo server (bounded)
+    tcp-raw      hand-made TCP segments (any flags, seq, ack) from a raw IPv4 socket
+    icmp-raw     an ICMP echo reply, or a port-unreachable error quoting a UDP
+                 datagram, from a raw IPv4 socket
 """
 
 import argparse
@@ -109,6 +112,9 @@ def cmd_connect(a):
                     break
                 got += len(chunk)
             result["received_bytes"] = got
+        if a.hold > 0:
+            # Keep the connection open a while (for hand-made segments to land in it).
+            time.sleep(min(a.hold, 30))
         if a.abort:
             # SO_LINGER on with a zero timeout: close() sends a RST instead of FIN.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -146,17 +152,76 @@ def checksum(data):
     return (~total) & 0xFFFF
 
 
-def build_syn(src, dst, sport, dport, seq, ident, window, ttl):
-    # TCP header without options (20 bytes), flags = SYN only, like classic
-    # flood tools (hping3 -S): easy to tell apart from a real stack's SYN.
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, 0x02, window, 0, 0)
+def build_ipv4(src, dst, proto, payload, ident, ttl):
+    total_len = 20 + len(payload)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total_len, ident, 0, ttl,
+                     proto, 0, src.packed, dst.packed)
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    return ip + payload
+
+
+def build_tcp(src, dst, sport, dport, seq, ack, flags, window, ident, ttl, payload=b""):
+    # TCP header without options (20 bytes).
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, window, 0, 0) + payload
     pseudo = struct.pack("!4s4sBBH", src.packed, dst.packed, 0, socket.IPPROTO_TCP, len(tcp))
     tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
-    total_len = 20 + len(tcp)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total_len, ident, 0, ttl,
-                     socket.IPPROTO_TCP, 0, src.packed, dst.packed)
-    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
-    return ip + tcp
+    return build_ipv4(src, dst, socket.IPPROTO_TCP, tcp, ident, ttl)
+
+
+def build_syn(src, dst, sport, dport, seq, ident, window, ttl):
+    # Flags = SYN only, no options, like classic flood tools (hping3 -S): easy
+    # to tell apart from a real stack's SYN.
+    return build_tcp(src, dst, sport, dport, seq, 0, 0x02, window, ident, ttl)
+
+
+TCP_FLAG_BITS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10, "U": 0x20}
+
+
+def cmd_tcp_raw(a):
+    src = ipaddress.IPv4Address(a.src)
+    dst = ipaddress.IPv4Address(a.dst)
+    flags = 0
+    for ch in a.flags:
+        flags |= TCP_FLAG_BITS[ch]
+    payload = a.payload.encode()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    count = min(a.count, 100)
+    end = deadline_after(count * a.interval + 5)
+    sent = 0
+    for i in range(count):
+        if time.monotonic() > end:
+            break
+        pkt = build_tcp(src, dst, a.sport, a.dport, (a.seq + i * len(payload)) & 0xFFFFFFFF,
+                        a.ack, flags, a.window, (a.ident + i) & 0xFFFF, 64, payload)
+        sock.sendto(pkt, (str(dst), 0))
+        sent += 1
+        if i + 1 < count:
+            time.sleep(a.interval)
+    sock.close()
+    log(f"tcp-raw: {sent} segment(s) {src}:{a.sport} -> {dst}:{a.dport} flags {a.flags} "
+        f"seq {a.seq} ack {a.ack}, {len(payload)} payload bytes each")
+
+
+def cmd_icmp_raw(a):
+    src = ipaddress.IPv4Address(a.src)
+    dst = ipaddress.IPv4Address(a.dst)
+    if a.kind == "echo-reply":
+        body = struct.pack("!BBHHH", 0, 0, 0, a.id, a.seq) + b"pcapscan-lab"
+        what = f"echo reply id {a.id} seq {a.seq}"
+    else:
+        # Destination unreachable, port unreachable (3/3), quoting the IPv4
+        # header and the first 8 bytes of a UDP datagram quote-src -> quote-dst.
+        qsrc = ipaddress.IPv4Address(a.quote_src)
+        qdst = ipaddress.IPv4Address(a.quote_dst)
+        udp = struct.pack("!HHHH", a.quote_sport, a.quote_dport, 8 + 5, 0) + b"probe"
+        quoted = build_ipv4(qsrc, qdst, socket.IPPROTO_UDP, udp, 0x4242, 63)[:28]
+        body = struct.pack("!BBHI", 3, 3, 0, 0) + quoted
+        what = f"port unreachable quoting UDP {qsrc}:{a.quote_sport} -> {qdst}:{a.quote_dport}"
+    body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    sock.sendto(build_ipv4(src, dst, socket.IPPROTO_ICMP, body, 0x4343, 64), (str(dst), 0))
+    sock.close()
+    log(f"icmp-raw: {src} -> {dst}: {what}")
 
 
 def cmd_synflood(a):
@@ -283,6 +348,7 @@ def main():
     q.add_argument("--send", default="")
     q.add_argument("--read", action="store_true")
     q.add_argument("--abort", action="store_true")
+    q.add_argument("--hold", type=float, default=0, help="seconds to keep the connection open before closing")
     q.add_argument("--label", default="")
     q.set_defaults(func=cmd_connect)
 
@@ -316,6 +382,33 @@ def main():
     q.add_argument("--interval", type=float, default=1.0)
     q.add_argument("--payload", default="probe")
     q.set_defaults(func=cmd_udp_send)
+
+    q = sub.add_parser("tcp-raw")
+    q.add_argument("--src", required=True)
+    q.add_argument("--dst", required=True)
+    q.add_argument("--sport", type=int, required=True)
+    q.add_argument("--dport", type=int, required=True)
+    q.add_argument("--flags", required=True, help="letters among F S R P A U, e.g. FA")
+    q.add_argument("--seq", type=int, default=1000)
+    q.add_argument("--ack", type=int, default=0)
+    q.add_argument("--window", type=int, default=29200)
+    q.add_argument("--ident", type=int, default=0x3000)
+    q.add_argument("--payload", default="")
+    q.add_argument("--count", type=int, default=1)
+    q.add_argument("--interval", type=float, default=0.2)
+    q.set_defaults(func=cmd_tcp_raw)
+
+    q = sub.add_parser("icmp-raw")
+    q.add_argument("--src", required=True)
+    q.add_argument("--dst", required=True)
+    q.add_argument("--kind", choices=["echo-reply", "port-unreachable"], required=True)
+    q.add_argument("--id", type=int, default=777)
+    q.add_argument("--seq", type=int, default=1)
+    q.add_argument("--quote-src", default="")
+    q.add_argument("--quote-dst", default="")
+    q.add_argument("--quote-sport", type=int, default=0)
+    q.add_argument("--quote-dport", type=int, default=0)
+    q.set_defaults(func=cmd_icmp_raw)
 
     q = sub.add_parser("udp-echo")
     q.add_argument("--bind", default="0.0.0.0")

@@ -164,5 +164,16 @@ expect "$F echo replies by MAC (runs)" "$(t $F 'icmp.type==0' icmp.seq eth.src |
     "1-10 02:00:00:05:01:01;11-22 02:00:00:05:01:02;23-33 02:00:00:05:01:01;34-44 02:00:00:05:01:02"
 expect "$F format" "$(capinfos -t "$CAP/$F" 2>/dev/null | awk -F': *' '/File type/{print $2}')" "Wireshark/... - pcapng"
 
+# --- conntrack-verdicts.pcap + .nflog.pcap + .kernel.tsv ------------------------
+F=conntrack-verdicts.pcap
+N=conntrack-verdicts.nflog.pcap
+expect "$F frames, IPv4 packets; $N frames" "$(count $F frame) $(count $F ip) $(count $N frame)" "82 82 82"
+expect "$N verdicts" "$(tshark -r "$CAP/$N" -T fields -e nflog.prefix 2>/dev/null | sort | uniq -c | awk '{print $2" "$1}' | paste -sd' ' -)" \
+    "ESTABLISHED 56 INVALID 8 NEW 16 RELATED 2"
+expect "$F hand-made RSTs with seq 16909060 (frame, sport)" "$(t $F 'tcp.seq_raw==16909060' frame.number tcp.srcport)" "45 41006;58 41007"
+expect "conntrack-verdicts.kernel.tsv is nflog-verdicts.sh of $N" \
+    "$(grep -v '^#' "$CAP/conntrack-verdicts.kernel.tsv" | md5sum)" \
+    "$(bash "$(dirname "${BASH_SOURCE[0]}")/nflog-verdicts.sh" "$CAP/$N" | md5sum)"
+
 echo "$((n - fail))/$n checks passed"
 ((fail == 0))

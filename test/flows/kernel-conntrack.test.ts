@@ -1,0 +1,188 @@
+/**
+ * The conntrack emulation against the Linux kernel itself. captures/conntrack-verdicts.pcap was
+ * recorded on a router's client-side link while the router's conntrack (every default:
+ * nf_conntrack_tcp_loose=1, be_liberal=0) classified the same packets, and an NFLOG rule logged
+ * each one with its --ctstate (captures/lab/06-conntrack-verdicts.sh). The kernel's verdicts are
+ * in captures/conntrack-verdicts.kernel.tsv, derived from the NFLOG capture with tshark
+ * (captures/lab/nflog-verdicts.sh); the kernel's version is in its header.
+ *
+ * The traffic: ping, normal TCP sessions, a refused connection, a client abort (RST), SYN
+ * retransmissions to a dropped port, a RST with a sequence number far out of the window into an
+ * established connection (INVALID) and the same RST once the server has closed its side (taken
+ * without a sequence check: ESTABLISHED), UDP queries, UDP to a closed port (RELATED ICMP
+ * errors), hand-made FIN, RST, SYN+ACK and mid-stream segments for connections that do not
+ * exist, an unsolicited echo reply and an ICMP error quoting a datagram never sent
+ * (captures/lab/GROUND_TRUTH.md §9).
+ *
+ * Both captures hold each packet once, but not always in the same order: a packet from the server
+ * is logged on the router's server side before it crosses to the client side. So the check is per
+ * flow: each flow's verdicts, in order, and its packets' directions and TCP flags, against the
+ * kernel's, and the totals.
+ */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { readCapture } from '../../src/capture/reader.js';
+import type { CaptureRecord } from '../../src/capture/record.js';
+import { decodeRecord } from '../../src/decode/decoder.js';
+import { Frame } from '../../src/decode/frame.js';
+import { newEventCounters } from '../../src/events.js';
+import { defaultTrackerOptions } from '../../src/flows/options.js';
+import { Info, Kind, packFrame, R, RECORD_WORDS } from '../../src/flows/record.js';
+import { FlowTracker } from '../../src/flows/tracker.js';
+import { VERDICT_NAMES } from '../../src/flows/verdict.js';
+import { formatIpv4 } from '../../src/report/format.js';
+
+const CAPTURE = fileURLToPath(new URL('../../captures/conntrack-verdicts.pcap', import.meta.url));
+const KERNEL_TSV = fileURLToPath(new URL('../../captures/conntrack-verdicts.kernel.tsv', import.meta.url));
+
+/** One packet as conntrack classified it: its flow, its direction in that flow, its TCP flags. */
+interface Verdict {
+  flow: string;
+  /** "a>b" or "b>a": the packet's direction between the flow's lower and higher endpoint. */
+  dir: string;
+  /** TCP flags (hex) or "-"; for an ICMP error, "icmp-error". */
+  what: string;
+  verdict: string;
+}
+
+/**
+ * A flow named by its endpoints, lower first, and the protocol: `udp 10.6.1.2:41011 10.6.2.2:5301`.
+ * For an ICMP query the requester's endpoint carries the identifier as its port and the other 0,
+ * as pcapscan keys it (conntrack's tuple holds the identifier and the request's type).
+ */
+function flowName(proto: string, ipSrc: string, portSrc: string, ipDst: string, portDst: string): { flow: string; dir: string } {
+  const src = `${ipSrc}:${portSrc}`;
+  const dst = `${ipDst}:${portDst}`;
+  const order = (e: string): number[] => e.split(/[.:]/).map(Number);
+  const srcFirst = compare(order(src), order(dst)) <= 0;
+  return { flow: `${proto} ${srcFirst ? src : dst} ${srcFirst ? dst : src}`, dir: srcFirst ? 'a>b' : 'b>a' };
+}
+
+function compare(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
+const PROTO_NAMES: Record<string, string> = { '1': 'icmp', '6': 'tcp', '17': 'udp' };
+
+function kernelVerdicts(): Verdict[] {
+  const lines = fs.readFileSync(KERNEL_TSV, 'utf8').split('\n').filter((l) => l.length > 0 && !l.startsWith('#'));
+  expect(lines[0]).toBe('verdict\tip_src\tip_dst\tproto\tsport\tdport\ttcp_flags\ticmp_type\ticmp_id\tflow_from');
+  return lines.slice(1).map((line) => {
+    const [verdict, ipSrc, ipDst, proto, sport, dport, tcpFlags, icmpType, icmpId, from] = line.split('\t') as [string, string, string, string, string, string, string, string, string, string];
+    const name = PROTO_NAMES[proto]!;
+    const isQuery = name === 'icmp' && from === 'packet';
+    const isRequest = ['8', '13', '15', '17'].includes(icmpType);
+    const { flow, dir } = !isQuery
+      ? flowName(name, ipSrc, sport, ipDst, dport)
+      : isRequest
+        ? flowName(name, ipSrc, icmpId, ipDst, '0')
+        : flowName(name, ipSrc, '0', ipDst, icmpId);
+    // An error's direction is its quoted datagram's: the error itself travels the other way.
+    const what = from === 'quoted' ? 'icmp-error' : name === 'tcp' ? String(Number(tcpFlags)) : '-';
+    return { flow, dir: from === 'quoted' ? flip(dir) : dir, what, verdict };
+  });
+}
+
+function flip(dir: string): string {
+  return dir === 'a>b' ? 'b>a' : 'a>b';
+}
+
+/** pcapscan's verdict for each packet of the capture, in capture order, named the same way. */
+async function pcapscanVerdicts(): Promise<Verdict[]> {
+  const tracker = new FlowTracker(defaultTrackerOptions(), 1024);
+  const out: Verdict[] = [];
+  let current: Omit<Verdict, 'verdict'> | null = null;
+  tracker.addObserver({
+    packets: 'all',
+    onPacket: (_tr, _slot, _r, _base, _dir, verdict) => {
+      out.push({ ...current!, verdict: VERDICT_NAMES[verdict]! });
+    },
+    onFlowEnd: () => {},
+  });
+  const events = newEventCounters();
+  const frame = new Frame(events);
+  const r = new Uint32Array(RECORD_WORDS);
+  let frames = 0;
+  const outcome = await readCapture(
+    CAPTURE,
+    {
+      record: frame,
+      onRecord(rec: CaptureRecord): void {
+        decodeRecord(frame, rec);
+        frames++;
+        if (!packFrame(frame, r, 0, 0x5eed)) throw new Error(`frame ${frames} carries nothing conntrack tracks`);
+        const kind = r[R.INFO]! & 0xf;
+        const proto = PROTO_NAMES[String((r[R.INFO]! >>> 8) & 0xff)]!;
+        const ports = r[R.KEY_PORTS]!;
+        // The record's key is the flow's as the packet's sender sees it (for an ICMP error, the
+        // quoted datagram's; for an echo reply, the request's: Info.REPLY says it goes back).
+        const named = flowName(proto, formatIpv4(r[R.KEY_SRC_IP]!), String(ports & 0xffff), formatIpv4(r[R.KEY_DST_IP]!), String(ports >>> 16));
+        const back = kind === Kind.ICMP_ERROR || (r[R.INFO]! & Info.REPLY) !== 0;
+        const what = kind === Kind.ICMP_ERROR ? 'icmp-error' : kind === Kind.TCP ? String(r[R.FLAGS_WIN]! & 0xfff) : '-';
+        current = { flow: named.flow, dir: back ? flip(named.dir) : named.dir, what };
+        tracker.process(r, 0);
+      },
+    },
+    { events },
+  );
+  expect(outcome.error).toBeNull();
+  expect(out).toHaveLength(frames);
+  return out;
+}
+
+function byFlow(verdicts: readonly Verdict[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const v of verdicts) {
+    const list = m.get(v.flow) ?? [];
+    list.push(`${v.dir} ${v.what} ${v.verdict}`);
+    m.set(v.flow, list);
+  }
+  return new Map([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+function totals(verdicts: readonly Verdict[]): Record<string, number> {
+  const t: Record<string, number> = {};
+  for (const v of verdicts) t[v.verdict] = (t[v.verdict] ?? 0) + 1;
+  return t;
+}
+
+describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdicts.pcap)', () => {
+  it('gives every packet of every flow the verdict the kernel gave it, in order', async () => {
+    const kernel = kernelVerdicts();
+    const ours = await pcapscanVerdicts();
+    expect(ours).toHaveLength(kernel.length);
+    expect(byFlow(ours)).toEqual(byFlow(kernel));
+    expect(totals(ours)).toEqual(totals(kernel));
+  });
+
+  it('covers what it claims: every verdict, RSTs in and out of the window, ICMP errors, hand-made segments', () => {
+    const kernel = kernelVerdicts();
+    const t = totals(kernel);
+    for (const v of ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID']) expect(t[v], v).toBeGreaterThan(0);
+    const flows = byFlow(kernel);
+    // The out-of-window RST into an established connection: INVALID. The same RST after the
+    // server's FIN: taken without a sequence check, ESTABLISHED.
+    expect(flows.get('tcp 10.6.1.2:41006 10.6.2.2:8080')).toEqual([
+      'a>b 2 NEW',
+      'b>a 18 ESTABLISHED',
+      'a>b 16 ESTABLISHED',
+      'a>b 4 INVALID',
+      'a>b 17 ESTABLISHED',
+      'b>a 24 ESTABLISHED',
+      'a>b 4 ESTABLISHED',
+    ]);
+    expect(flows.get('tcp 10.6.1.2:41007 10.6.2.2:8080')?.filter((p) => p.startsWith('a>b 4 '))).toEqual(['a>b 4 ESTABLISHED']);
+    // SYN retransmissions before any reply: each one NEW.
+    expect(flows.get('tcp 10.6.1.2:41005 10.6.2.2:9')).toEqual(['a>b 2 NEW', 'a>b 2 NEW', 'a>b 2 NEW', 'a>b 2 NEW']);
+    // A FIN+ACK and a SYN+ACK for no connection, and the server's RSTs to them: INVALID.
+    expect(flows.get('tcp 10.6.1.2:41020 10.6.2.2:8080')).toEqual(['a>b 17 INVALID', 'b>a 4 INVALID']);
+    expect(flows.get('tcp 10.6.1.2:41023 10.6.2.2:8080')).toEqual(['a>b 18 INVALID', 'b>a 4 INVALID']);
+    // Mid-stream data picked up (nf_conntrack_tcp_loose=1): NEW.
+    expect(flows.get('tcp 10.6.1.2:41022 10.6.2.2:8080')?.[0]).toBe('a>b 24 NEW');
+    // ICMP errors for a datagram seen (RELATED) and for one never seen (INVALID).
+    expect(flows.get('udp 10.6.1.2:41011 10.6.2.2:5301')).toEqual(['a>b - NEW', 'b>a icmp-error RELATED', 'a>b - NEW', 'b>a icmp-error RELATED']);
+    expect(flows.get('udp 10.6.1.2:41030 10.6.2.2:5399')).toEqual(['b>a icmp-error INVALID']);
+  });
+});
