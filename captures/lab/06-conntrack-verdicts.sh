@@ -36,6 +36,12 @@
 #                  conntrack's window check); then the client closes
 #   tcp 41007      the same RST after the server's reply and FIN (conntrack
 #                  takes a RST in the closing states without that check)
+#   tcp 41008      a 300 kB download with every 40th server packet dropped by
+#                  the client's firewall, past the router: SACK,
+#                  retransmissions, window scaling (conntrack's window
+#                  tracking under real load)
+#   tcp 41001      again, while the server's side of the first 41001 session is
+#                  in TIME_WAIT: the SYN reopens the connection
 #   udp 41010      3 queries to an echo server, 3 answers
 #   udp 41011      2 datagrams to a closed port: 2 ICMP port unreachable
 #   hand-made segments from the client, for connections that do not exist:
@@ -45,6 +51,8 @@
 #   icmp           from the server, a port unreachable quoting a UDP datagram
 #                  41030 -> 5399 that never existed
 #
+# Segmentation offloads are off on every interface: each packet is wire-sized.
+#
 # Output: captures/conntrack-verdicts.pcap (the client-side capture),
 #         captures/conntrack-verdicts.nflog.pcap (the kernel's verdicts),
 #         captures/conntrack-verdicts.kernel.tsv (one line per logged packet),
@@ -53,7 +61,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 lab_init s6 06-conntrack-verdicts
-lab_require tcpdump:tcpdump ping:iputils-ping iptables:iptables
+lab_require tcpdump:tcpdump ping:iputils-ping iptables:iptables ethtool:ethtool
 
 CLI_IP=10.6.1.2 SRV_IP=10.6.2.2
 
@@ -68,6 +76,12 @@ for n in cli fw srv; do
     nsx "$n" ip link set eth0 up
 done
 nsx fw ip link set eth1 up
+# No segmentation offloads: every packet is wire-sized, as on a physical link
+# (veths otherwise pass 64 KB super-packets, and conntrack judges those).
+for ni in cli:eth0 fw:eth0 fw:eth1 srv:eth0; do
+    nsx "${ni%%:*}" ethtool -K "${ni#*:}" tso off gso off gro off tx-checksumming off >/dev/null 2>&1 ||
+        nsx "${ni%%:*}" ethtool -K "${ni#*:}" tso off gso off gro off >/dev/null
+done
 nsx fw sysctl -qw net.ipv4.ip_forward=1
 nsx cli ip route add 10.6.2.0/24 via 10.6.1.1
 nsx srv ip route add 10.6.1.0/24 via 10.6.2.1
@@ -96,8 +110,10 @@ nsx srv iptables -A INPUT -p tcp --dport 9 -j DROP
 } >>"$LOG" 2>&1
 
 bg_start http srv python3 "$LAB_TOOL" tcp-server --port 8080 --read-request \
-    --reply-bytes 2000 --duration 40 --max-conns 7
+    --reply-bytes 2000 --duration 40 --max-conns 8
 bg_start echo srv python3 "$LAB_TOOL" udp-echo --port 5300 --duration 40 --max-datagrams 3
+bg_start bulk srv python3 "$LAB_TOOL" tcp-server --port 8090 --read-request \
+    --reply-bytes 300000 --duration 40 --max-conns 1
 sleep 1
 
 capture_start wire fw eth0 pcap-ns
@@ -138,6 +154,22 @@ capture_start verdicts fw nflog:6 pcap
     labtool cli tcp-raw --src "$CLI_IP" --dst "$SRV_IP" --sport 41007 --dport 8080 \
         --flags R --seq 16909060
     wait "$held"
+    sleep 0.3
+    echo "## bulk transfer, every 40th server packet lost (SACK, retransmissions, window scaling)"
+    # Lost past the router, at the client's door: the capture sees each lost
+    # packet and its retransmission, as one taken upstream of a lossy link.
+    # (The server cannot drop single segments itself: its stack builds 64 KB
+    # super-packets, cut into segments only after its firewall.)
+    drop=(INPUT -p tcp --sport 8090 -m statistic --mode nth --every 40 --packet 20 -j DROP)
+    nsx cli iptables -A "${drop[@]}"
+    labtool cli connect --dst "$SRV_IP" --port 8090 --sport 41008 --timeout 5 \
+        --send "GET /bulk HTTP/1.0\r\n\r\n" --read --label bulk
+    nsx cli iptables -L INPUT -v -n -x
+    nsx cli iptables -D "${drop[@]}"
+    sleep 0.3
+    echo "## a new connection from the same port while the server's side is in TIME_WAIT"
+    labtool cli connect --dst "$SRV_IP" --port 8080 --sport 41001 --timeout 3 \
+        --send "GET /again HTTP/1.0\r\n\r\n" --read --label session-41001-again
     sleep 0.3
     echo "## udp"
     labtool cli udp-send --sport 41010 --dst "$SRV_IP" --dport 5300 --count 3 --interval 0.3 --payload query

@@ -167,10 +167,12 @@ expect "$F format" "$(capinfos -t "$CAP/$F" 2>/dev/null | awk -F': *' '/File typ
 # --- conntrack-verdicts.pcap + .nflog.pcap + .kernel.tsv ------------------------
 F=conntrack-verdicts.pcap
 N=conntrack-verdicts.nflog.pcap
-expect "$F frames, IPv4 packets; $N frames" "$(count $F frame) $(count $F ip) $(count $N frame)" "82 82 82"
+expect "$F frames, IPv4 packets; $N frames" "$(count $F frame) $(count $F ip) $(count $N frame)" "419 419 419"
 expect "$N verdicts" "$(tshark -r "$CAP/$N" -T fields -e nflog.prefix 2>/dev/null | sort | uniq -c | awk '{print $2" "$1}' | paste -sd' ' -)" \
-    "ESTABLISHED 56 INVALID 8 NEW 16 RELATED 2"
-expect "$F hand-made RSTs with seq 16909060 (frame, sport)" "$(t $F 'tcp.seq_raw==16909060' frame.number tcp.srcport)" "45 41006;58 41007"
+    "ESTABLISHED 391 INVALID 8 NEW 18 RELATED 2"
+expect "$F hand-made RSTs with seq 16909060 (frame, sport)" "$(t $F 'tcp.seq_raw==16909060' frame.number tcp.srcport)" "51 41006;68 41007"
+expect "$F retransmissions in the download" "$(t $F 'tcp.port==41008 && tcp.analysis.retransmission' frame.number)" "151;185;257;259;382"
+expect "$F largest frame" "$(tshark -r "$CAP/$F" -T fields -e frame.len 2>/dev/null | sort -n | tail -1)" 1514
 expect "conntrack-verdicts.kernel.tsv is nflog-verdicts.sh of $N" \
     "$(grep -v '^#' "$CAP/conntrack-verdicts.kernel.tsv" | md5sum)" \
     "$(bash "$(dirname "${BASH_SOURCE[0]}")/nflog-verdicts.sh" "$CAP/$N" | md5sum)"

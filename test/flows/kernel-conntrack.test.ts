@@ -15,9 +15,10 @@
  * (captures/lab/GROUND_TRUTH.md §9).
  *
  * Both captures hold each packet once, but not always in the same order: a packet from the server
- * is logged on the router's server side before it crosses to the client side. So the check is per
- * flow: each flow's verdicts, in order, and its packets' directions and TCP flags, against the
- * kernel's, and the totals.
+ * is logged on the router's server side before it crosses to the client side, so a client packet
+ * sent meanwhile comes first in one capture and second in the other. Packets going one way keep
+ * their order. So the check is per flow and direction: the TCP flags and verdicts of its packets,
+ * in order, against the kernel's; and the totals.
  */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -132,12 +133,14 @@ async function pcapscanVerdicts(): Promise<Verdict[]> {
   return out;
 }
 
+/** Per flow and direction ("tcp 10.6.1.2:41001 10.6.2.2:8080 a>b"), each packet's flags and verdict, in order. */
 function byFlow(verdicts: readonly Verdict[]): Map<string, string[]> {
   const m = new Map<string, string[]>();
   for (const v of verdicts) {
-    const list = m.get(v.flow) ?? [];
-    list.push(`${v.dir} ${v.what} ${v.verdict}`);
-    m.set(v.flow, list);
+    const key = `${v.flow} ${v.dir}`;
+    const list = m.get(key) ?? [];
+    list.push(`${v.what} ${v.verdict}`);
+    m.set(key, list);
   }
   return new Map([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
@@ -157,32 +160,33 @@ describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdic
     expect(totals(ours)).toEqual(totals(kernel));
   });
 
-  it('covers what it claims: every verdict, RSTs in and out of the window, ICMP errors, hand-made segments', () => {
+  it('covers what it claims: every verdict, RSTs in and out of the window, a lossy bulk transfer, a reopen, ICMP errors, hand-made segments', () => {
     const kernel = kernelVerdicts();
     const t = totals(kernel);
     for (const v of ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID']) expect(t[v], v).toBeGreaterThan(0);
     const flows = byFlow(kernel);
+    const to = (port: number, dir: string): string[] | undefined => flows.get(`tcp 10.6.1.2:${port} 10.6.2.2:${port === 41005 ? 9 : port === 41008 ? 8090 : 8080} ${dir}`);
     // The out-of-window RST into an established connection: INVALID. The same RST after the
     // server's FIN: taken without a sequence check, ESTABLISHED.
-    expect(flows.get('tcp 10.6.1.2:41006 10.6.2.2:8080')).toEqual([
-      'a>b 2 NEW',
-      'b>a 18 ESTABLISHED',
-      'a>b 16 ESTABLISHED',
-      'a>b 4 INVALID',
-      'a>b 17 ESTABLISHED',
-      'b>a 24 ESTABLISHED',
-      'a>b 4 ESTABLISHED',
-    ]);
-    expect(flows.get('tcp 10.6.1.2:41007 10.6.2.2:8080')?.filter((p) => p.startsWith('a>b 4 '))).toEqual(['a>b 4 ESTABLISHED']);
+    // (Then the client's FIN, and its RSTs to the server's late reply: ESTABLISHED.)
+    expect(to(41006, 'a>b')?.slice(0, 4)).toEqual(['2 NEW', '16 ESTABLISHED', '4 INVALID', '17 ESTABLISHED']);
+    expect(to(41006, 'a>b')?.slice(4)).toEqual(['4 ESTABLISHED', '4 ESTABLISHED']);
+    expect(to(41007, 'a>b')?.filter((p) => p.startsWith('4 '))).toEqual(['4 ESTABLISHED']);
     // SYN retransmissions before any reply: each one NEW.
-    expect(flows.get('tcp 10.6.1.2:41005 10.6.2.2:9')).toEqual(['a>b 2 NEW', 'a>b 2 NEW', 'a>b 2 NEW', 'a>b 2 NEW']);
+    expect(to(41005, 'a>b')).toEqual(['2 NEW', '2 NEW', '2 NEW', '2 NEW']);
+    // The bulk download: hundreds of segments, with SACK and retransmissions, all ESTABLISHED.
+    const bulk = to(41008, 'b>a') ?? [];
+    expect(bulk.length).toBeGreaterThan(200);
+    expect(bulk.slice(1).every((p) => p.endsWith(' ESTABLISHED'))).toBe(true);
+    // 41001 twice: the second SYN, in TIME_WAIT, reopens: NEW again.
+    expect(to(41001, 'a>b')?.filter((p) => p === '2 NEW')).toEqual(['2 NEW', '2 NEW']);
     // A FIN+ACK and a SYN+ACK for no connection, and the server's RSTs to them: INVALID.
-    expect(flows.get('tcp 10.6.1.2:41020 10.6.2.2:8080')).toEqual(['a>b 17 INVALID', 'b>a 4 INVALID']);
-    expect(flows.get('tcp 10.6.1.2:41023 10.6.2.2:8080')).toEqual(['a>b 18 INVALID', 'b>a 4 INVALID']);
+    expect([to(41020, 'a>b'), to(41020, 'b>a')]).toEqual([['17 INVALID'], ['4 INVALID']]);
+    expect([to(41023, 'a>b'), to(41023, 'b>a')]).toEqual([['18 INVALID'], ['4 INVALID']]);
     // Mid-stream data picked up (nf_conntrack_tcp_loose=1): NEW.
-    expect(flows.get('tcp 10.6.1.2:41022 10.6.2.2:8080')?.[0]).toBe('a>b 24 NEW');
+    expect(to(41022, 'a>b')).toEqual(['24 NEW', '24 NEW']);
     // ICMP errors for a datagram seen (RELATED) and for one never seen (INVALID).
-    expect(flows.get('udp 10.6.1.2:41011 10.6.2.2:5301')).toEqual(['a>b - NEW', 'b>a icmp-error RELATED', 'a>b - NEW', 'b>a icmp-error RELATED']);
-    expect(flows.get('udp 10.6.1.2:41030 10.6.2.2:5399')).toEqual(['b>a icmp-error INVALID']);
+    expect(flows.get('udp 10.6.1.2:41011 10.6.2.2:5301 b>a')).toEqual(['icmp-error RELATED', 'icmp-error RELATED']);
+    expect(flows.get('udp 10.6.1.2:41030 10.6.2.2:5399 b>a')).toEqual(['icmp-error INVALID']);
   });
 });
