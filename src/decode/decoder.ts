@@ -8,6 +8,7 @@ import { Layer, type Frame } from './frame.js';
 import { decodeIpv4 } from './ipv4.js';
 import { decodeIpv6 } from './ipv6.js';
 import { decodeLoopback, decodeRawIp } from './loopback.js';
+import { decodeNflog } from './nflog.js';
 import { decodeSll, decodeSll2 } from './sll.js';
 
 /**
@@ -59,6 +60,9 @@ export function decodeLink(f: Frame, b: Uint8Array, off: number, end: number, li
       return;
     case LinkType.LOOP:
       decodeLoopback(f, b, off, end, true);
+      return;
+    case LinkType.NFLOG:
+      decodeNflog(f, b, off, end);
       return;
     default:
       f.layers |= Layer.UNSUPPORTED_LINK;

@@ -313,7 +313,8 @@ type LinkGen =
   | { kind: 'sll2'; packetType: number; src: string; ifIndex: number }
   | { kind: 'raw'; linkType: 101 | 12 | 14 | 228 }
   | { kind: 'null'; bigEndian: boolean }
-  | { kind: 'loop' };
+  | { kind: 'loop' }
+  | { kind: 'nflog'; littleEndian: boolean; prefix: Uint8Array };
 
 interface FrameGen {
   link: LinkGen;
@@ -422,6 +423,7 @@ const frameGenArb: fc.Arbitrary<FrameGen> = fc.oneof(
       fc.record({ kind: fc.constant('raw' as const), linkType: fc.constantFrom(101 as const, 12 as const, 14 as const, 228 as const) }),
       fc.record({ kind: fc.constant('null' as const), bigEndian: fc.boolean() }),
       fc.record({ kind: fc.constant('loop' as const) }),
+      fc.record({ kind: fc.constant('nflog' as const), littleEndian: fc.boolean(), prefix: fc.uint8Array({ maxLength: 13 }) }),
     ) as fc.Arbitrary<LinkGen>,
     l3: ipGenArb as fc.Arbitrary<L3Gen>,
   }),
@@ -516,6 +518,18 @@ function buildFrame(g: FrameGen): Built {
     }
     case 'loop':
       return { bytes: concat(Uint8Array.of(0, 0, 0, 2), payload), linkType: 108, linkHeader: 4 };
+    case 'nflog': {
+      // Header (AF_INET, version 0, group 6), a prefix TLV (10) padded to 4 bytes, the payload TLV (9).
+      const tlvHead = (type: number, valueLen: number): Uint8Array => {
+        const h = new Uint8Array(4);
+        new DataView(h.buffer).setUint16(0, 4 + valueLen, link.littleEndian);
+        new DataView(h.buffer).setUint16(2, type, link.littleEndian);
+        return h;
+      };
+      const prefix = concat(tlvHead(10, link.prefix.length), link.prefix, new Uint8Array(((link.prefix.length + 3) & ~3) - link.prefix.length));
+      const head = concat(Uint8Array.of(2, 0, 0, 6), prefix, tlvHead(9, payload.length));
+      return { bytes: concat(head, payload), linkType: 239, linkHeader: head.length };
+    }
   }
 }
 
@@ -679,9 +693,9 @@ function truncationEvents(events: Float64Array): string[] {
 
 // ---------------------------------------------------------------------------------------------
 
-const DECODED_LINK_TYPES = [1, 113, 276, 101, 228, 0, 108, 12, 14, 229];
+const DECODED_LINK_TYPES = [1, 113, 276, 101, 228, 0, 108, 12, 14, 229, 239];
 /** Unsupported link types, including the negative pseudo types of non-packet records. */
-const OTHER_LINK_TYPES = [9, 105, 127, 147, 239, 65535, -1, -2];
+const OTHER_LINK_TYPES = [9, 105, 127, 147, 65535, -1, -2];
 
 /** Random bytes, or a structured frame with bytes overwritten and cut (reaching the inner decoders with garbage). */
 const fuzzFrameArb: fc.Arbitrary<{ data: Uint8Array; linkType: number | null }> = fc.oneof(

@@ -2,7 +2,8 @@
  * Cross-check of the decoder against tshark on the public capture corpus.
  *
  * Every capture with frames of a link type we decode with an EtherType (Ethernet 1, Linux SLL
- * 113, SLL2 276, RAW 101/12/14, IPV4 228; a pcapng may mix interfaces, only those frames count)
+ * 113, SLL2 276, RAW 101/12/14, IPV4 228, NFLOG 239; a pcapng may mix interfaces, only those
+ * frames count)
  * is read with our reader + decoder and with `tshark -T fields`; frame by frame (aligned on
  * frame.number) the link, VLAN, ARP, IPv4, TCP, UDP and ICMP fields must agree. What tshark
  * shows and we do not (or the reverse) is a disagreement; each must be listed in KNOWN with its
@@ -19,7 +20,7 @@ import { describeWithPublicCaptures, loadPublicCaptures } from '../helpers/publi
 import { mapLimit, tsharkFields, tsharkVersion } from '../helpers/tshark.js';
 
 /** Link types compared: those whose frames carry (or imply) an EtherType. */
-const COMPARED_LINK_TYPES = new Set([1, 113, 276, 101, 12, 14, 228]);
+const COMPARED_LINK_TYPES = new Set([1, 113, 276, 101, 12, 14, 228, 239]);
 
 /**
  * tshark fields asked for (after frame.number), every occurrence, comma-joined; the first

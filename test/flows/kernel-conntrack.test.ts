@@ -14,6 +14,9 @@
  * exist, an unsolicited echo reply and an ICMP error quoting a datagram never sent
  * (captures/lab/GROUND_TRUTH.md §9).
  *
+ * pcapscan reads the NFLOG capture too (LINKTYPE_NFLOG): there the packets are in the order
+ * conntrack saw them, and the check is packet by packet.
+ *
  * Both captures hold each packet once, but not always in the same order: a packet from the server
  * is logged on the router's server side before it crosses to the client side, so a client packet
  * sent meanwhile comes first in one capture and second in the other. Packets going one way keep
@@ -36,6 +39,7 @@ import { formatIpv4 } from '../../src/report/format.js';
 
 const CAPTURE = fileURLToPath(new URL('../../captures/conntrack-verdicts.pcap', import.meta.url));
 const KERNEL_TSV = fileURLToPath(new URL('../../captures/conntrack-verdicts.kernel.tsv', import.meta.url));
+const NFLOG_CAPTURE = fileURLToPath(new URL('../../captures/conntrack-verdicts.nflog.pcap', import.meta.url));
 
 /** One packet as conntrack classified it: its flow, its direction in that flow, its TCP flags. */
 interface Verdict {
@@ -90,8 +94,8 @@ function flip(dir: string): string {
   return dir === 'a>b' ? 'b>a' : 'a>b';
 }
 
-/** pcapscan's verdict for each packet of the capture, in capture order, named the same way. */
-async function pcapscanVerdicts(): Promise<Verdict[]> {
+/** pcapscan's verdict for each packet of a capture, in capture order, named the same way. */
+async function pcapscanVerdicts(capture = CAPTURE): Promise<Verdict[]> {
   const tracker = new FlowTracker(defaultTrackerOptions(), 1024);
   const out: Verdict[] = [];
   let current: Omit<Verdict, 'verdict'> | null = null;
@@ -107,7 +111,7 @@ async function pcapscanVerdicts(): Promise<Verdict[]> {
   const r = new Uint32Array(RECORD_WORDS);
   let frames = 0;
   const outcome = await readCapture(
-    CAPTURE,
+    capture,
     {
       record: frame,
       onRecord(rec: CaptureRecord): void {
@@ -158,6 +162,12 @@ describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdic
     expect(ours).toHaveLength(kernel.length);
     expect(byFlow(ours)).toEqual(byFlow(kernel));
     expect(totals(ours)).toEqual(totals(kernel));
+  });
+
+  it('reading the NFLOG capture itself (the packets in the order conntrack saw them), gives each the kernel’s verdict, line by line', async () => {
+    const kernel = kernelVerdicts();
+    const ours = await pcapscanVerdicts(NFLOG_CAPTURE);
+    expect(ours.map((v, i) => `${i + 1} ${v.flow} ${v.dir} ${v.what} ${v.verdict}`)).toEqual(kernel.map((v, i) => `${i + 1} ${v.flow} ${v.dir} ${v.what} ${v.verdict}`));
   });
 
   it('covers what it claims: every verdict, RSTs in and out of the window, a lossy bulk transfer, a reopen, ICMP errors, hand-made segments', () => {

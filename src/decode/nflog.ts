@@ -1,0 +1,76 @@
+/**
+ * LINKTYPE_NFLOG (239): what `tcpdump -i nflog:N` records, the packets an iptables/nftables NFLOG
+ * rule logged. A 4-byte header (address family, version, resource id = the log group) is followed
+ * by TLVs: a 16-bit length (header included, padding excluded) and a 16-bit type, the value padded
+ * to 4 bytes. The logged packet itself is the NFULA_PAYLOAD TLV: an IPv4 or IPv6 datagram, no
+ * link header. Other TLVs (the log prefix, marks, timestamps, interfaces, the hardware header) are
+ * skipped.
+ *
+ * The TLV length and type are in the byte order of the machine that captured, which the record
+ * does not say. The first TLV's length decides, as Wireshark's dissector does: read little-endian
+ * it must fit the frame, else it is read big-endian (a length of 8 reads 2048 the wrong way).
+ */
+import { u16be, u16le } from '../bytes.js';
+import { Ev } from '../events.js';
+import { EtherType } from './ethertypes.js';
+import { Layer, type Frame } from './frame.js';
+import { decodeIpv4 } from './ipv4.js';
+import { decodeIpv6 } from './ipv6.js';
+import { decodeRawIp } from './loopback.js';
+
+const HEADER_BYTES = 4;
+const TLV_HEADER_BYTES = 4;
+/** The TLV carrying the logged packet (linux/netfilter/nfnetlink_log.h). */
+const NFULA_PAYLOAD = 9;
+/** Netlink attribute flags in the type's top bits (nested, byte order): not part of the type. */
+const NLA_TYPE_MASK = 0x3fff;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): void {
+  f.layers |= Layer.RAW_IP;
+  if (end - off < HEADER_BYTES) {
+    f.noteTruncated(Ev.NFLOG_TRUNCATED);
+    return;
+  }
+  const family = b[off]!;
+  let at = off + HEADER_BYTES;
+  if (end - at < TLV_HEADER_BYTES) {
+    f.noteTruncated(Ev.NFLOG_TRUNCATED);
+    return;
+  }
+  const firstLe = u16le(b, at);
+  const littleEndian = firstLe >= TLV_HEADER_BYTES && firstLe <= end - at;
+  while (end - at >= TLV_HEADER_BYTES) {
+    const len = littleEndian ? u16le(b, at) : u16be(b, at);
+    const type = (littleEndian ? u16le(b, at + 2) : u16be(b, at + 2)) & NLA_TYPE_MASK;
+    if (len < TLV_HEADER_BYTES) {
+      f.note(Ev.NFLOG_BAD_TLV);
+      return;
+    }
+    if (type === NFULA_PAYLOAD) {
+      // A snap length may cut the datagram: its decoder sees what was captured.
+      decodePayload(f, family, b, at + TLV_HEADER_BYTES, Math.min(end, at + len));
+      return;
+    }
+    // The next TLV starts on a 4-byte boundary.
+    at += (len + 3) & ~3;
+  }
+  // Past the end, a TLV header cut, or a record shorter than on the wire: the snap length took the
+  // rest, payload included.
+  if (at !== end || f.capLen < f.wireLen) f.noteTruncated(Ev.NFLOG_TRUNCATED);
+  else f.note(Ev.NFLOG_NO_PAYLOAD);
+}
+
+function decodePayload(f: Frame, family: number, b: Uint8Array, off: number, end: number): void {
+  if (family === AF_INET) {
+    f.etherType = EtherType.IPV4;
+    decodeIpv4(f, b, off, end);
+  } else if (family === AF_INET6) {
+    f.etherType = EtherType.IPV6;
+    decodeIpv6(f, b, off, end);
+  } else {
+    // Another family (an NFLOG rule in an ARP or bridge table, or AF_UNSPEC): the version nibble says.
+    decodeRawIp(f, b, off, end);
+  }
+}
