@@ -40,6 +40,12 @@
 #                  the client's firewall, past the router: SACK,
 #                  retransmissions, window scaling (conntrack's window
 #                  tracking under real load)
+#   tcp 41009      a 100 kB reply to a client with a 4 kB receive buffer that
+#                  reads nothing for 2 s: zero window, the server's window probes
+#   tcp 41012      a silent connection with keep-alives every second (the server
+#                  gives up waiting after 2 s and closes), into which the
+#                  client's namespace sends hand-made data at a sequence number
+#                  far from the window
 #   tcp 41001      again, while the server's side of the first 41001 session is
 #                  in TIME_WAIT: the SYN reopens the connection
 #   udp 41010      3 queries to an echo server, 3 answers
@@ -114,6 +120,10 @@ bg_start http srv python3 "$LAB_TOOL" tcp-server --port 8080 --read-request \
 bg_start echo srv python3 "$LAB_TOOL" udp-echo --port 5300 --duration 40 --max-datagrams 3
 bg_start bulk srv python3 "$LAB_TOOL" tcp-server --port 8090 --read-request \
     --reply-bytes 300000 --duration 40 --max-conns 1
+bg_start slow srv python3 "$LAB_TOOL" tcp-server --port 8091 --read-request \
+    --reply-bytes 100000 --duration 40 --max-conns 1
+# Waits for a request that never comes (2 s), then closes: the client's keep-alives meanwhile.
+bg_start idle srv python3 "$LAB_TOOL" tcp-server --port 8092 --read-request --duration 40 --max-conns 1
 sleep 1
 
 capture_start wire fw eth0 pcap-ns
@@ -166,6 +176,18 @@ capture_start verdicts fw nflog:6 pcap
         --send "GET /bulk HTTP/1.0\r\n\r\n" --read --label bulk
     nsx cli iptables -L INPUT -v -n -x
     nsx cli iptables -D "${drop[@]}"
+    sleep 0.3
+    echo "## a zero window: a 100 kB reply to a client with a small receive buffer that reads nothing for 2 s"
+    labtool cli connect --dst "$SRV_IP" --port 8091 --sport 41009 --timeout 5 --rcvbuf 4096 \
+        --send "GET /slow-reader HTTP/1.0\r\n\r\n" --read-delay 2 --read --label zero-window
+    sleep 0.3
+    echo "## keep-alives, and hand-made data at a sequence number far from the window"
+    labtool cli connect --dst "$SRV_IP" --port 8092 --sport 41012 --timeout 5 --keepalive --hold 3.5 --label keepalive &
+    held=$!
+    sleep 2.2
+    labtool cli tcp-raw --src "$CLI_IP" --dst "$SRV_IP" --sport 41012 --dport 8092 \
+        --flags PA --seq 16909060 --ack 33818120 --payload stray
+    wait "$held"
     sleep 0.3
     echo "## a new connection from the same port while the server's side is in TIME_WAIT"
     labtool cli connect --dst "$SRV_IP" --port 8080 --sport 41001 --timeout 3 \

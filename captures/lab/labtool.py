@@ -88,6 +88,14 @@ def cmd_connect(a):
         # Fixed source ports make the captures easy to describe frame by frame.
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("0.0.0.0", a.sport))
+    if a.rcvbuf:
+        # Before connect: the window scale is chosen from it at the SYN.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, a.rcvbuf)
+    if a.keepalive:
+        # Keep-alive probes every second after one idle second.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
     s.settimeout(a.timeout)
     t0 = time.monotonic()
     wall = time.time()
@@ -100,6 +108,9 @@ def cmd_connect(a):
         result["connect_ms"] = round((time.monotonic() - t0) * 1000, 3)
         if a.send:
             s.sendall(a.send.encode().decode("unicode_escape").encode("latin-1"))
+        if a.read_delay > 0:
+            # Not reading for a while: the receive buffer fills and the window closes.
+            time.sleep(min(a.read_delay, 30))
         if a.read:
             got = 0
             rend = time.monotonic() + a.timeout
@@ -349,6 +360,9 @@ def main():
     q.add_argument("--read", action="store_true")
     q.add_argument("--abort", action="store_true")
     q.add_argument("--hold", type=float, default=0, help="seconds to keep the connection open before closing")
+    q.add_argument("--rcvbuf", type=int, default=0, help="SO_RCVBUF in bytes, set before connecting")
+    q.add_argument("--read-delay", type=float, default=0, help="seconds to wait after sending before reading")
+    q.add_argument("--keepalive", action="store_true", help="TCP keep-alive after 1 s idle, every 1 s")
     q.add_argument("--label", default="")
     q.set_defaults(func=cmd_connect)
 

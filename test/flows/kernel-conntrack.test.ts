@@ -9,7 +9,9 @@
  * The traffic: ping, normal TCP sessions, a refused connection, a client abort (RST), SYN
  * retransmissions to a dropped port, a RST with a sequence number far out of the window into an
  * established connection (INVALID) and the same RST once the server has closed its side (taken
- * without a sequence check: ESTABLISHED), UDP queries, UDP to a closed port (RELATED ICMP
+ * without a sequence check: ESTABLISHED), a 300 kB download with losses (SACK, retransmissions,
+ * window scaling), a zero window and its probes, keep-alives, hand-made data far from the window,
+ * a reopen in TIME_WAIT, UDP queries, UDP to a closed port (RELATED ICMP
  * errors), hand-made FIN, RST, SYN+ACK and mid-stream segments for connections that do not
  * exist, an unsolicited echo reply and an ICMP error quoting a datagram never sent
  * (captures/lab/GROUND_TRUTH.md §9).
@@ -170,12 +172,13 @@ describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdic
     expect(ours.map((v, i) => `${i + 1} ${v.flow} ${v.dir} ${v.what} ${v.verdict}`)).toEqual(kernel.map((v, i) => `${i + 1} ${v.flow} ${v.dir} ${v.what} ${v.verdict}`));
   });
 
-  it('covers what it claims: every verdict, RSTs in and out of the window, a lossy bulk transfer, a reopen, ICMP errors, hand-made segments', () => {
+  it('covers what it claims: every verdict, RSTs in and out of the window, a lossy bulk transfer, a zero window, keep-alives, a reopen, ICMP errors, hand-made segments', () => {
     const kernel = kernelVerdicts();
     const t = totals(kernel);
     for (const v of ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID']) expect(t[v], v).toBeGreaterThan(0);
     const flows = byFlow(kernel);
-    const to = (port: number, dir: string): string[] | undefined => flows.get(`tcp 10.6.1.2:${port} 10.6.2.2:${port === 41005 ? 9 : port === 41008 ? 8090 : 8080} ${dir}`);
+    const serverPort: Record<number, number> = { 41005: 9, 41008: 8090, 41009: 8091, 41012: 8092 };
+    const to = (port: number, dir: string): string[] | undefined => flows.get(`tcp 10.6.1.2:${port} 10.6.2.2:${serverPort[port] ?? 8080} ${dir}`);
     // The out-of-window RST into an established connection: INVALID. The same RST after the
     // server's FIN: taken without a sequence check, ESTABLISHED.
     // (Then the client's FIN, and its RSTs to the server's late reply: ESTABLISHED.)
@@ -188,6 +191,11 @@ describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdic
     const bulk = to(41008, 'b>a') ?? [];
     expect(bulk.length).toBeGreaterThan(200);
     expect(bulk.slice(1).every((p) => p.endsWith(' ESTABLISHED'))).toBe(true);
+    // A zero window and the server's probes: all ESTABLISHED.
+    expect((to(41009, 'b>a') ?? []).length).toBeGreaterThan(60);
+    expect([...(to(41009, 'a>b') ?? []).slice(1), ...(to(41009, 'b>a') ?? [])].every((p) => p.endsWith(' ESTABLISHED'))).toBe(true);
+    // Keep-alives pass; data far from the window does not.
+    expect(to(41012, 'a>b')?.filter((p) => !p.endsWith(' ESTABLISHED'))).toEqual(['2 NEW', '24 INVALID']);
     // 41001 twice: the second SYN, in TIME_WAIT, reopens: NEW again.
     expect(to(41001, 'a>b')?.filter((p) => p === '2 NEW')).toEqual(['2 NEW', '2 NEW']);
     // A FIN+ACK and a SYN+ACK for no connection, and the server's RSTs to them: INVALID.
