@@ -62,12 +62,14 @@
 # Output: captures/conntrack-verdicts.pcap (the client-side capture),
 #         captures/conntrack-verdicts.nflog.pcap (the kernel's verdicts),
 #         captures/conntrack-verdicts.kernel.tsv (one line per logged packet),
+#         captures/conntrack-verdicts.kernel-table.txt (the router's conntrack
+#         table right after the last packet),
 #         captures/lab/logs/06-conntrack-verdicts.log
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 lab_init s6 06-conntrack-verdicts
-lab_require tcpdump:tcpdump ping:iputils-ping iptables:iptables ethtool:ethtool
+lab_require tcpdump:tcpdump ping:iputils-ping iptables:iptables ethtool:ethtool conntrack:conntrack
 
 CLI_IP=10.6.1.2 SRV_IP=10.6.2.2
 
@@ -213,6 +215,10 @@ capture_start verdicts fw nflog:6 pcap
         --quote-src "$CLI_IP" --quote-dst "$SRV_IP" --quote-sport 41030 --quote-dport 5399
     sleep 0.3
 } >>"$LOG" 2>&1
+# The router's conntrack table right after the last packet: every entry still alive, its TCP
+# state and flags, as `conntrack -L` lists them (read through netlink: complete).
+table="$LAB_TMP/ct-table.txt"
+nsx fw conntrack -L >"$table" 2>>"$LOG"
 
 capture_stop wire
 capture_stop verdicts
@@ -239,5 +245,11 @@ tsv="$LAB_CAPTURES_DIR/conntrack-verdicts.kernel.tsv"
 } >"$tsv.tmp"
 mv -f "$tsv.tmp" "$tsv"
 log "wrote $tsv ($(grep -vc '^#' "$tsv") lines)"
+{
+    printf '# The Linux kernel'"'"'s conntrack table on the router of conntrack-verdicts.pcap right after its\n'
+    printf '# last packet (conntrack -L, sorted; captures/lab/06-conntrack-verdicts.sh); kernel %s.\n' "$(uname -r)"
+    sort "$table"
+} >"$LAB_CAPTURES_DIR/conntrack-verdicts.kernel-table.txt"
+log "wrote $LAB_CAPTURES_DIR/conntrack-verdicts.kernel-table.txt ($(wc -l <"$table") entries)"
 awk -F'\t' 'NR > 3 { n[$1]++ } END { for (v in n) printf "  %s %d\n", v, n[v] }' "$tsv" | sort >&2
 lab_done

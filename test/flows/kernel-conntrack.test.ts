@@ -38,10 +38,12 @@ import { Info, Kind, packFrame, R, RECORD_WORDS } from '../../src/flows/record.j
 import { FlowTracker } from '../../src/flows/tracker.js';
 import { VERDICT_NAMES } from '../../src/flows/verdict.js';
 import { formatIpv4 } from '../../src/report/format.js';
+import { runFlows } from '../helpers/flows.js';
 
 const CAPTURE = fileURLToPath(new URL('../../captures/conntrack-verdicts.pcap', import.meta.url));
 const KERNEL_TSV = fileURLToPath(new URL('../../captures/conntrack-verdicts.kernel.tsv', import.meta.url));
 const NFLOG_CAPTURE = fileURLToPath(new URL('../../captures/conntrack-verdicts.nflog.pcap', import.meta.url));
+const KERNEL_TABLE = fileURLToPath(new URL('../../captures/conntrack-verdicts.kernel-table.txt', import.meta.url));
 
 /** One packet as conntrack classified it: its flow, its direction in that flow, its TCP flags. */
 interface Verdict {
@@ -157,6 +159,26 @@ function totals(verdicts: readonly Verdict[]): Record<string, number> {
   return t;
 }
 
+/**
+ * The router's conntrack table right after the last packet (`conntrack -L`): per entry still
+ * alive, its flow, its TCP state (UDP and ICMP: REPLIED or UNREPLIED, as pcapscan names them) and
+ * whether it is ASSURED.
+ */
+function kernelTable(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of fs.readFileSync(KERNEL_TABLE, 'utf8').split('\n')) {
+    if (line.length === 0 || line.startsWith('#')) continue;
+    const words = line.split(/\s+/);
+    const proto = words[0]!;
+    const field = (name: string): string => words.find((w) => w.startsWith(`${name}=`))!.slice(name.length + 1);
+    const { flow } =
+      proto === 'icmp' ? flowName(proto, field('src'), field('id'), field('dst'), '0') : flowName(proto, field('src'), field('sport'), field('dst'), field('dport'));
+    const state = proto === 'tcp' ? words[3]! : words.includes('[UNREPLIED]') ? 'UNREPLIED' : 'REPLIED';
+    out.set(flow, `${state}${words.includes('[ASSURED]') ? ' ASSURED' : ''}`);
+  }
+  return out;
+}
+
 describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdicts.pcap)', () => {
   it('gives every packet of every flow the verdict the kernel gave it, in order', async () => {
     const kernel = kernelVerdicts();
@@ -170,6 +192,23 @@ describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdic
     const kernel = kernelVerdicts();
     const ours = await pcapscanVerdicts(NFLOG_CAPTURE);
     expect(ours.map((v, i) => `${i + 1} ${v.flow} ${v.dir} ${v.what} ${v.verdict}`)).toEqual(kernel.map((v, i) => `${i + 1} ${v.flow} ${v.dir} ${v.what} ${v.verdict}`));
+  });
+
+  it('leaves alive at the end of the capture exactly the entries the kernel still had, in the same state', async () => {
+    const table = kernelTable();
+    expect(table.size).toBeGreaterThan(5);
+    const { flows } = await runFlows(CAPTURE);
+    const alive = new Map<string, string>();
+    for (const f of flows) {
+      if (!f.conntrack.alive_at_end) continue;
+      const { flow } = flowName(f.proto, f.orig_h, String(f.orig_p), f.resp_h, String(f.resp_p));
+      alive.set(flow, `${f.conntrack.state}${f.conntrack.assured ? ' ASSURED' : ''}`);
+    }
+    expect(new Map([...alive].sort())).toEqual(new Map([...table].sort()));
+    // What the table says of the connections that did not last: 41006 and 41007 were reset
+    // (CLOSE, 10 s) more than 10 s before the end; 41022's entries, never assured, died with the RSTs.
+    expect(table.has('tcp 10.6.1.2:41006 10.6.2.2:8080')).toBe(false);
+    expect(table.get('tcp 10.6.1.2:41005 10.6.2.2:9')).toBe('SYN_SENT');
   });
 
   it('covers what it claims: every verdict, RSTs in and out of the window, a lossy bulk transfer, a zero window, keep-alives, a reopen, ICMP errors, hand-made segments', () => {
