@@ -30,6 +30,11 @@
 #   tcp 41003      SYN to a closed port: the server's RST
 #   tcp 41004      a session the client aborts with a RST (SO_LINGER 0)
 #   tcp 41005      SYN to a port the server's firewall drops: SYN retransmissions
+#   tcp 41013      SYN to a port the server's firewall rejects with an ICMP
+#                  port unreachable (REJECT's default): RELATED to the connection
+#   tcp 41014      the same with --reject-with tcp-reset
+#   tcp 41015      a session whose first SYN+ACK the client's firewall drops:
+#                  the client sends its SYN again, the server its SYN+ACK
 #   tcp 41006      a connection held open and silent for 1.2 s, into which the
 #                  client's namespace sends a hand-made RST with a sequence
 #                  number far out of the window (the server ignores it;
@@ -44,8 +49,8 @@
 #                  reads nothing for 2 s: zero window, the server's window probes
 #   tcp 41012      a silent connection with keep-alives every second (the server
 #                  gives up waiting after 2 s and closes), into which the
-#                  client's namespace sends hand-made data at a sequence number
-#                  far from the window
+#                  client's namespace sends hand-made data at two sequence
+#                  numbers 2^31 apart, far from the window
 #   tcp 41001      again, while the server's side of the first 41001 session is
 #                  in TIME_WAIT: the SYN reopens the connection
 #   udp 41010      3 queries to an echo server, 3 answers
@@ -108,8 +113,14 @@ for st in INVALID NEW ESTABLISHED RELATED; do
 done
 nsx fw iptables -t mangle -A PREROUTING -m conntrack ! --ctstate INVALID,NEW,ESTABLISHED,RELATED \
     -j NFLOG --nflog-group 6 --nflog-prefix OTHER
-# The server's firewall silently drops one port: SYN retransmissions.
+# The server's firewall silently drops one port (SYN retransmissions), and rejects two others:
+# with an ICMP port unreachable (REJECT's default) and with a TCP reset.
 nsx srv iptables -A INPUT -p tcp --dport 9 -j DROP
+nsx srv iptables -A INPUT -p tcp --dport 10 -j REJECT
+nsx srv iptables -A INPUT -p tcp --dport 11 -j REJECT --reject-with tcp-reset
+# The client loses the server's first SYN+ACK on one port: SYN retransmitted in SYN_RECV.
+nsx cli iptables -A INPUT -p tcp --sport 8093 --tcp-flags SYN,ACK SYN,ACK \
+    -m statistic --mode nth --every 1000 --packet 0 -j DROP
 {
     echo "fw sysctls:"
     nsx fw sysctl net.netfilter.nf_conntrack_tcp_loose net.netfilter.nf_conntrack_tcp_be_liberal \
@@ -124,6 +135,8 @@ bg_start bulk srv python3 "$LAB_TOOL" tcp-server --port 8090 --read-request \
     --reply-bytes 300000 --duration 40 --max-conns 1
 bg_start slow srv python3 "$LAB_TOOL" tcp-server --port 8091 --read-request \
     --reply-bytes 100000 --duration 40 --max-conns 1
+bg_start late srv python3 "$LAB_TOOL" tcp-server --port 8093 --read-request \
+    --reply-bytes 2000 --duration 40 --max-conns 1
 # Waits for a request that never comes (2 s), then closes: the client's keep-alives meanwhile.
 bg_start idle srv python3 "$LAB_TOOL" tcp-server --port 8092 --read-request --duration 40 --max-conns 1
 sleep 1
@@ -146,6 +159,13 @@ capture_start verdicts fw nflog:6 pcap
         --send 'GET /abort HTTP/1.0\r\n\r\n' --abort --label abort-rst
     sleep 0.3
     labtool cli connect --dst "$SRV_IP" --port 9 --sport 41005 --timeout 3.5 --label dropped-port
+    echo "## rejected by the server's firewall: ICMP port unreachable, TCP reset"
+    labtool cli connect --dst "$SRV_IP" --port 10 --sport 41013 --timeout 3 --label rejected-icmp
+    labtool cli connect --dst "$SRV_IP" --port 11 --sport 41014 --timeout 3 --label rejected-rst
+    echo "## the server's first SYN+ACK lost at the client: the SYN again, in SYN_RECV"
+    labtool cli connect --dst "$SRV_IP" --port 8093 --sport 41015 --timeout 5 \
+        --send "GET /late HTTP/1.0\r\n\r\n" --read --label synack-lost
+    nsx cli iptables -L INPUT -v -n -x
     echo "## out-of-window RST into a live session"
     # Connected and silent for 1.2 s (the server waits up to 2 s for a request):
     # ESTABLISHED, where conntrack checks a RST's sequence number.
@@ -187,8 +207,12 @@ capture_start verdicts fw nflog:6 pcap
     labtool cli connect --dst "$SRV_IP" --port 8092 --sport 41012 --timeout 5 --keepalive --hold 3.5 --label keepalive &
     held=$!
     sleep 2.2
+    # Two, 2^31 apart: whatever the connection's sequence numbers, one lies beyond the window
+    # (INVALID) and the other behind it (an old retransmission to conntrack: ignored).
     labtool cli tcp-raw --src "$CLI_IP" --dst "$SRV_IP" --sport 41012 --dport 8092 \
         --flags PA --seq 16909060 --ack 33818120 --payload stray
+    labtool cli tcp-raw --src "$CLI_IP" --dst "$SRV_IP" --sport 41012 --dport 8092 \
+        --flags PA --seq 2164392708 --ack 33818120 --payload stray
     wait "$held"
     sleep 0.3
     echo "## a new connection from the same port while the server's side is in TIME_WAIT"

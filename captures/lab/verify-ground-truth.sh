@@ -167,13 +167,14 @@ expect "$F format" "$(capinfos -t "$CAP/$F" 2>/dev/null | awk -F': *' '/File typ
 # --- conntrack-verdicts.pcap + .nflog.pcap + .kernel.tsv ------------------------
 F=conntrack-verdicts.pcap
 N=conntrack-verdicts.nflog.pcap
-expect "$F frames, IPv4 packets; $N frames" "$(count $F frame) $(count $F ip) $(count $N frame)" "610 610 610"
+expect "$F frames, IPv4 packets; $N frames" "$(count $F frame) $(count $F ip) $(count $N frame)" "641 641 641"
 expect "$N verdicts" "$(tshark -r "$CAP/$N" -T fields -e nflog.prefix 2>/dev/null | sort | uniq -c | awk '{print $2" "$1}' | paste -sd' ' -)" \
-    "ESTABLISHED 579 INVALID 9 NEW 20 RELATED 2"
-expect "$F hand-made segments with seq 16909060 (frame, sport, flags)" "$(t $F 'tcp.seq_raw==16909060' frame.number tcp.srcport tcp.flags)" "51 41006 0x0004;68 41007 0x0004;572 41012 0x0018"
-expect "$F zero windows from the client" "$(t $F 'tcp.srcport==41009 && tcp.window_size_value==0' frame.number)" "457;459;462"
-expect "$F retransmissions in the download" "$(t $F 'tcp.port==41008 && tcp.analysis.retransmission' frame.number)" "152;226;393"
-expect "conntrack-verdicts.kernel-table.txt entries" "$(grep -vc '^#' "$CAP/conntrack-verdicts.kernel-table.txt")" 8
+    "ESTABLISHED 605 INVALID 10 NEW 23 RELATED 3"
+expect "$F hand-made segments with seq 16909060 or 2164392708 (frame, sport, flags)" "$(t $F 'tcp.seq_raw==16909060 || tcp.seq_raw==2164392708' frame.number tcp.srcport tcp.flags)" "70 41006 0x0004;87 41007 0x0004;601 41012 0x0018;603 41012 0x0018"
+expect "$F zero windows from the client" "$(t $F 'tcp.srcport==41009 && tcp.window_size_value==0' frame.number)" "486;488;491"
+expect "$F retransmissions in the download" "$(t $F 'tcp.port==41008 && tcp.analysis.retransmission' frame.number)" "170;243;367"
+expect "conntrack-verdicts.kernel-table.txt entries" "$(grep -vc '^#' "$CAP/conntrack-verdicts.kernel-table.txt")" 11
+expect "$F rejections (frame, flags, ICMP type)" "$(t $F 'tcp.port==41013 || tcp.port==41014' frame.number tcp.flags icmp.type)" "47 0x0002 ;48 0x0002 3;49 0x0002 ;50 0x0014 "
 expect "$F largest frame" "$(tshark -r "$CAP/$F" -T fields -e frame.len 2>/dev/null | sort -n | tail -1)" 1514
 expect "conntrack-verdicts.kernel.tsv is nflog-verdicts.sh of $N" \
     "$(grep -v '^#' "$CAP/conntrack-verdicts.kernel.tsv" | md5sum)" \

@@ -11,7 +11,8 @@
  * established connection (INVALID) and the same RST once the server has closed its side (taken
  * without a sequence check: ESTABLISHED), a 300 kB download with losses (SACK, retransmissions,
  * window scaling), a zero window and its probes, keep-alives, hand-made data far from the window,
- * a reopen in TIME_WAIT, UDP queries, UDP to a closed port (RELATED ICMP
+ * a reopen in TIME_WAIT, a firewall's REJECT as an ICMP error (RELATED to the TCP connection) and
+ * as a reset, a lost SYN+ACK (the SYN again), UDP queries, UDP to a closed port (RELATED ICMP
  * errors), hand-made FIN, RST, SYN+ACK and mid-stream segments for connections that do not
  * exist, an unsolicited echo reply and an ICMP error quoting a datagram never sent
  * (captures/lab/GROUND_TRUTH.md §9).
@@ -211,12 +212,12 @@ describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdic
     expect(table.get('tcp 10.6.1.2:41005 10.6.2.2:9')).toBe('SYN_SENT');
   });
 
-  it('covers what it claims: every verdict, RSTs in and out of the window, a lossy bulk transfer, a zero window, keep-alives, a reopen, ICMP errors, hand-made segments', () => {
+  it('covers what it claims: every verdict, RSTs in and out of the window, a lossy bulk transfer, a zero window, keep-alives, a reopen, REJECTs, a lost SYN+ACK, ICMP errors, hand-made segments', () => {
     const kernel = kernelVerdicts();
     const t = totals(kernel);
     for (const v of ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID']) expect(t[v], v).toBeGreaterThan(0);
     const flows = byFlow(kernel);
-    const serverPort: Record<number, number> = { 41005: 9, 41008: 8090, 41009: 8091, 41012: 8092 };
+    const serverPort: Record<number, number> = { 41005: 9, 41008: 8090, 41009: 8091, 41012: 8092, 41013: 10, 41014: 11, 41015: 8093 };
     const to = (port: number, dir: string): string[] | undefined => flows.get(`tcp 10.6.1.2:${port} 10.6.2.2:${serverPort[port] ?? 8080} ${dir}`);
     // The out-of-window RST into an established connection: INVALID. The same RST after the
     // server's FIN: taken without a sequence check, ESTABLISHED.
@@ -234,7 +235,13 @@ describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdic
     expect((to(41009, 'b>a') ?? []).length).toBeGreaterThan(60);
     expect([...(to(41009, 'a>b') ?? []).slice(1), ...(to(41009, 'b>a') ?? [])].every((p) => p.endsWith(' ESTABLISHED'))).toBe(true);
     // Keep-alives pass; data far from the window does not.
-    expect(to(41012, 'a>b')?.filter((p) => !p.endsWith(' ESTABLISHED'))).toEqual(['2 NEW', '24 INVALID']);
+    expect(to(41012, 'a>b')?.filter((p) => !p.endsWith(' ESTABLISHED'))).toEqual(['2 NEW', '24 INVALID', '24 INVALID']);
+    // A firewall's REJECT: its ICMP port unreachable is RELATED to the TCP connection; its reset is ESTABLISHED.
+    expect([to(41013, 'a>b'), to(41013, 'b>a')]).toEqual([['2 NEW'], ['icmp-error RELATED']]);
+    expect([to(41014, 'a>b'), to(41014, 'b>a')]).toEqual([['2 NEW'], ['20 ESTABLISHED']]);
+    // The first SYN+ACK lost: the client's second SYN comes after the server's answer, so it is ESTABLISHED.
+    expect(to(41015, 'a>b')?.slice(0, 2)).toEqual(['2 NEW', '2 ESTABLISHED']);
+    expect(to(41015, 'b>a')?.slice(0, 3)).toEqual(['18 ESTABLISHED', '18 ESTABLISHED', '18 ESTABLISHED']);
     // 41001 twice: the second SYN, in TIME_WAIT, reopens: NEW again.
     expect(to(41001, 'a>b')?.filter((p) => p === '2 NEW')).toEqual(['2 NEW', '2 NEW']);
     // A FIN+ACK and a SYN+ACK for no connection, and the server's RSTs to them: INVALID.
