@@ -7,8 +7,10 @@
  * skipped.
  *
  * The TLV length and type are in the byte order of the machine that captured, which the record
- * does not say. The first TLV's length decides, as Wireshark's dissector does: read little-endian
- * it must fit the frame, else it is read big-endian (a length of 8 reads 2048 the wrong way).
+ * does not say. The first TLV's type decides: the attribute types are small numbers (1 to about
+ * 20), so read the wrong way one reads 256 or more (Wireshark's dissector checks the same). Only
+ * when both readings look like types does its length decide: little-endian it must fit the frame.
+ * (The length alone misleads: 8 read the wrong way is 2048, which a large packet's record holds.)
  */
 import { u16be, u16le } from '../bytes.js';
 import { Ev } from '../events.js';
@@ -24,6 +26,8 @@ const TLV_HEADER_BYTES = 4;
 const NFULA_PAYLOAD = 9;
 /** Netlink attribute flags in the type's top bits (nested, byte order): not part of the type. */
 const NLA_TYPE_MASK = 0x3fff;
+/** Above any NFULA_* type Linux defines (NFULA_VLAN is 20, NFULA_L2HDR 21). */
+const MAX_ATTRIBUTE_TYPE = 0xff;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
@@ -36,11 +40,15 @@ export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): 
   const family = b[off]!;
   let at = off + HEADER_BYTES;
   if (end - at < TLV_HEADER_BYTES) {
-    f.noteTruncated(Ev.NFLOG_TRUNCATED);
+    // A header and nothing after it, on the wire too: a record without TLVs.
+    if (at === end && f.capLen >= f.wireLen) f.note(Ev.NFLOG_NO_PAYLOAD);
+    else f.noteTruncated(Ev.NFLOG_TRUNCATED);
     return;
   }
+  const leTypeOk = isAttributeType(u16le(b, at + 2));
+  const beTypeOk = isAttributeType(u16be(b, at + 2));
   const firstLe = u16le(b, at);
-  const littleEndian = firstLe >= TLV_HEADER_BYTES && firstLe <= end - at;
+  const littleEndian = leTypeOk !== beTypeOk ? leTypeOk : firstLe >= TLV_HEADER_BYTES && firstLe <= end - at;
   while (end - at >= TLV_HEADER_BYTES) {
     const len = littleEndian ? u16le(b, at) : u16be(b, at);
     const type = (littleEndian ? u16le(b, at + 2) : u16be(b, at + 2)) & NLA_TYPE_MASK;
@@ -60,6 +68,12 @@ export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): 
   // rest, payload included.
   if (at !== end || f.capLen < f.wireLen) f.noteTruncated(Ev.NFLOG_TRUNCATED);
   else f.note(Ev.NFLOG_NO_PAYLOAD);
+}
+
+/** True for a plausible NFULA_* attribute type (flag bits aside). */
+function isAttributeType(type: number): boolean {
+  const t = type & NLA_TYPE_MASK;
+  return t >= 1 && t <= MAX_ATTRIBUTE_TYPE;
 }
 
 function decodePayload(f: Frame, family: number, b: Uint8Array, off: number, end: number): void {

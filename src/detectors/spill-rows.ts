@@ -14,7 +14,7 @@
  *
  * PCAPSCAN_SPILL_BYTES sets the chunk (bytes of rows held in memory before a write; default
  * 1 MiB); 0 keeps every row in memory. Where TMPDIR is a tmpfs, the files take RAM after all:
- * tmpfsWarning says so once they are large.
+ * a PCAPSCAN_SPILL warning says so once a thread has written TMPFS_WARN_BYTES of them.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -91,6 +91,7 @@ export class SpillRows {
       if (this.fd < 0) this.fd = openUnlinkedTemp();
       writeAll(this.fd, this.data.subarray(0, this.rows * this.width), this.spilled * this.width * 4);
       this.spilled += this.rows;
+      noteSpilled(this.rows * this.width * 4);
       this.rows = 0;
     } catch (err) {
       // Keep the rows in memory from here on; what was written stays readable.
@@ -104,11 +105,6 @@ const TMPFS_MAGIC = 0x01021994;
 
 /** Spilled bytes on a tmpfs from which the rows are worth a warning. */
 export const TMPFS_WARN_BYTES = 256 * 1024 * 1024;
-
-/** Bytes in a part's file (0 without one). */
-export function spilledFileBytes(part: { fd: number }): number {
-  return part.fd >= 0 ? fs.fstatSync(part.fd).size : 0;
-}
 
 /**
  * A warning when `bytes` of rows went to `dir` and `dir` is a tmpfs (as /tmp is on several
@@ -125,6 +121,37 @@ export function tmpfsWarning(bytes: number, dir = os.tmpdir(), thresholdBytes = 
   }
   if (type !== TMPFS_MAGIC) return null;
   return `${(bytes / 1e6).toFixed(0)} MB of detector rows went to ${dir}, which is a tmpfs: they take RAM, outside pcapscan's own memory; for long captures set TMPDIR to a directory on disk`;
+}
+
+/**
+ * The bytes this thread has spilled so far: once they reach `thresholdBytes`, `add` returns the
+ * tmpfs warning if the directory is one (once; null otherwise). Checked as rows are written, not
+ * when the report is made: on a tmpfs, running out of memory would come first.
+ */
+export class TmpfsWatch {
+  private bytes = 0;
+  private checked = false;
+
+  constructor(
+    private readonly thresholdBytes = TMPFS_WARN_BYTES,
+    private readonly dir: () => string = () => os.tmpdir(),
+  ) {}
+
+  add(bytes: number): string | null {
+    if (this.checked) return null;
+    this.bytes += bytes;
+    if (this.bytes < this.thresholdBytes) return null;
+    this.checked = true;
+    return tmpfsWarning(this.bytes, this.dir(), this.thresholdBytes);
+  }
+}
+
+/** One per thread: each flow shard spills its own rows, the report its batches. */
+const spillWatch = new TmpfsWatch();
+
+function noteSpilled(bytes: number): void {
+  const warning = spillWatch.add(bytes);
+  if (warning !== null) process.emitWarning(warning, { code: 'PCAPSCAN_SPILL' });
 }
 
 function spillErrorText(err: unknown): string {
@@ -282,6 +309,7 @@ export class BucketedRows {
       const bytes = rows * this.width * 4;
       writeAll(this.fd, this.chunks[b]!.subarray(0, rows * this.width), this.writtenBytes);
       this.writtenBytes += bytes;
+      noteSpilled(bytes);
       this.dirBucket.push(b);
       this.dirRows.push(rows);
       this.fill[b] = 0;

@@ -19,7 +19,7 @@ import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding, type EvidenceItem } from './finding.js';
 import { EndpointIndex, endpointName, endpointOfKey, flowVlan, serverSide, sideIp, sidePort, type Endpoint, type EndpointKeys } from './flow-endpoints.js';
 import { F64Rows, groupRows, U32Rows } from './rows.js';
-import { bucketRows, BucketedRows, closeSpill, forEachRowChunk, spilledFileBytes, spillChunkBytes, SpillRows, tmpfsWarning, type BucketedRowsPart, type SpilledRowsPart } from './spill-rows.js';
+import { bucketRows, BucketedRows, closeSpill, forEachRowChunk, spillChunkBytes, SpillRows, type BucketedRowsPart, type SpilledRowsPart } from './spill-rows.js';
 import type { Detector, OptionSpec, OptionValues, ReduceContext } from './types.js';
 
 const ID = 'tcp.syn_recv_buildup';
@@ -878,13 +878,6 @@ class ServerJoin {
     if (failure !== null) throw failure;
   }
 
-  /** Bytes of rows in the shards' temporary files (those not yet closed). */
-  spilledBytes(): number {
-    let bytes = 0;
-    for (const v of this.views) bytes += spilledFileBytes(v.p.intervals) + spilledFileBytes(v.p.syns);
-    return bytes;
-  }
-
   /** Why rows stayed in memory, when a file could not be written; null when none failed. */
   spillError(): string | null {
     for (const v of this.views) {
@@ -1079,9 +1072,6 @@ function reduce(partials: readonly unknown[], ctx: ReduceContext): Finding[] {
     const findings: Finding[] = [];
     const periods = new Periods();
     const profile: HalfOpenProfile = { peak: 0, peakAt: -1, above: 0, longestAbove: 0 };
-    // The shards' files, before the split reads and closes them.
-    const onTmpfs = tmpfsWarning(join.spilledBytes());
-    if (onTmpfs) process.emitWarning(`${ID}: ${onTmpfs}`, { code: 'PCAPSCAN_SPILL' });
     const batches = join.split(candidates);
     // Nothing was lost (the rows stayed in memory), but memory grew with the capture: say why.
     const spillError = join.spillError();

@@ -87,6 +87,8 @@ export class FlowFeeder {
   private readonly remotes: RemoteShard[] = [];
   private waiting: (() => void) | null = null;
   private failure: unknown = null;
+  /** Set by finish or abort: the shards were told to stop. */
+  private ended = false;
 
   private readonly discard: ((result: ShardResult) => void) | undefined;
 
@@ -164,39 +166,53 @@ export class FlowFeeder {
 
   /** Sends what is left, ends every shard at `captureEnd` (seconds) and collects their results. */
   async finish(captureEnd: number): Promise<ShardResult[]> {
+    if (this.ended) throw new Error('flow feeder: the capture was already ended');
+    this.ended = true;
     if (this.local) return [this.local.finish(captureEnd)];
-    const settled = await this.endShards(captureEnd);
+    for (const r of this.remotes) if (r.count > 0) this.send(r);
+    const settled = await this.endShards({ t: 'end', captureEnd });
     const failed = settled.find((x) => x.status === 'rejected');
     if (failed) {
-      for (const x of settled) if (x.status === 'fulfilled') this.discard?.(x.value);
+      for (const x of settled) if (x.status === 'fulfilled') this.release(x.value);
       throw failed.reason;
     }
     return settled.map((x) => (x as PromiseFulfilledResult<ShardResult>).value);
   }
 
   /**
-   * Ends every shard when the capture is abandoned (the reader thread failed): each finishes, so its
-   * task and port end and its worker is free for the next capture, and its result goes to discard.
-   * Never throws: the failure that led here is the one to report.
+   * Gives up the capture (the reader thread failed): each shard stops without ending or exporting
+   * its flows, so its task and port end and its worker is free for the next capture, and what it
+   * holds goes to discard. Never throws: the failure that led here is the one to report. Does
+   * nothing once the capture was ended.
    */
   async abort(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
     if (this.local) {
       try {
-        this.discard?.(this.local.finish(-Infinity));
+        this.release(this.local.abandon());
       } catch {
         // The reader's own failure is reported; this one would hide it.
       }
       return;
     }
-    for (const x of await this.endShards(-Infinity)) if (x.status === 'fulfilled') this.discard?.(x.value);
+    for (const x of await this.endShards({ t: 'abandon' })) if (x.status === 'fulfilled') this.release(x.value);
   }
 
-  private async endShards(captureEnd: number): Promise<PromiseSettledResult<ShardResult>[]> {
-    for (const r of this.remotes) if (r.count > 0) this.send(r);
-    for (const r of this.remotes) r.port.postMessage({ t: 'end', captureEnd } satisfies ToShard);
+  private async endShards(msg: ToShard): Promise<PromiseSettledResult<ShardResult>[]> {
+    for (const r of this.remotes) r.port.postMessage(msg);
     const settled = await Promise.allSettled(this.remotes.map((r) => r.result));
     for (const r of this.remotes) r.port.close();
     return settled;
+  }
+
+  /** Hands a result that will not be used to discard; a failure there must not stop the others. */
+  private release(result: ShardResult): void {
+    try {
+      this.discard?.(result);
+    } catch {
+      // Closing a file failed: nothing more can be done with it, and the caller has a failure to report.
+    }
   }
 
   private send(remote: RemoteShard): void {

@@ -6,7 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { Shard, type ShardResult, type ShardSettings } from './shard.js';
-import { makeShardObservers } from '../detectors/registry.js';
+import { makeShardObservers, releaseFlowPartials } from '../detectors/registry.js';
 
 export interface ShardTask {
   /** Which of the capture's shards this is (0-based), for messages. */
@@ -16,7 +16,8 @@ export interface ShardTask {
   exportFlows: boolean;
 }
 
-export type ToShard = { t: 'batch'; buf: ArrayBuffer; n: number } | { t: 'end'; captureEnd: number };
+/** 'abandon': the capture was given up; the shard answers 'done' with a result to release, not to report. */
+export type ToShard = { t: 'batch'; buf: ArrayBuffer; n: number } | { t: 'end'; captureEnd: number } | { t: 'abandon' };
 /** Messages to the reader thread, in order on the shard's port; 'done' comes last and carries the result. */
 export type FromShard = { t: 'ack'; buf: ArrayBuffer } | { t: 'flows'; text: string } | { t: 'done'; result: ShardResult };
 
@@ -31,7 +32,7 @@ export default function runShard(task: ShardTask): Promise<void> {
           port.postMessage({ t: 'ack', buf: msg.buf } satisfies FromShard, [msg.buf]);
         } else {
           // The result goes on the same port as the flow export, so it arrives after every line.
-          const result = shard.finish(msg.captureEnd);
+          const result = msg.t === 'end' ? shard.finish(msg.captureEnd) : shard.abandon();
           // Handed over, not copied: the shard is done with its tables, and a row table's view
           // of a large reserved buffer would otherwise be cloned whole.
           port.postMessage({ t: 'done', result } satisfies FromShard, [...buffersIn(result)]);
@@ -39,6 +40,12 @@ export default function runShard(task: ShardTask): Promise<void> {
         }
       } catch (err) {
         port.close();
+        // The main thread never gets this shard's partials: close the files its detectors hold.
+        try {
+          releaseFlowPartials([shard.abandon().observers]);
+        } catch {
+          // The failure above is the one to report.
+        }
         reject(err);
       }
     });

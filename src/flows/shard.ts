@@ -52,8 +52,22 @@ export class Shard {
     this.tracker.finish(captureEnd);
     // Every flow has ended: the observers have what they need, and their partials need room.
     releaseBuffers([...this.tracker.table.buffers(), ...this.tracker.evidence.buffers()]);
+    return { tracker: this.tracker.partial(), observers: this.observerPartials(), tableBytes };
+  }
+
+  /**
+   * Gives up the capture (the reader failed): no flow is ended or exported, and the tables are
+   * released; the observers' partials come back only so that the caller can release what they
+   * hold (files their rows went to).
+   */
+  abandon(): ShardResult {
+    releaseBuffers([...this.tracker.table.buffers(), ...this.tracker.evidence.buffers()]);
+    return { tracker: this.tracker.partial(), observers: this.observerPartials(), tableBytes: 0 };
+  }
+
+  private observerPartials(): Record<string, unknown> {
     const observers: Record<string, unknown> = {};
     for (const [id, o] of this.observers) observers[id] = o.partial();
-    return { tracker: this.tracker.partial(), observers, tableBytes };
+    return observers;
   }
 }

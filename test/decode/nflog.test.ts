@@ -57,6 +57,18 @@ describe('NFLOG', () => {
     }
   });
 
+  it("tells the byte order from the first TLV's type, also when a large packet makes its length fit both ways", () => {
+    // A first TLV of 8 bytes reads 2048 the other way: a 3,000-byte packet's record holds that.
+    const big = ipv4({ src: '10.6.1.2', dst: '10.6.2.2', proto: 17 }, udp({ sport: 41010, dport: 5300, payload: new Uint8Array(2972) }));
+    for (const le of [true, false]) {
+      const bytes = concat(header(2), tlv(1, new Uint8Array(4), le), tlv(NFULA_PAYLOAD, big, le));
+      const { f, events } = decodeBytes(bytes, { linkType: NFLOG });
+      expect(f.layers, le ? 'LE' : 'BE').toBe(Layer.RAW_IP | Layer.IPV4 | Layer.UDP);
+      expect([f.ipLen, f.dstPort], le ? 'LE' : 'BE').toEqual([3000, 5300]);
+      expect(events).toEqual({});
+    }
+  });
+
   it('reads an IPv6 packet for family AF_INET6, and the version nibble for another family', () => {
     const v6 = new Uint8Array(40);
     v6[0] = 0x60;
@@ -93,6 +105,7 @@ describe('NFLOG', () => {
   it('says so when a record has no packet, or a TLV length shorter than its header', () => {
     const noPayload = concat(header(2), tlv(NFULA_PREFIX, new TextEncoder().encode('x\0'), true));
     expect(decodeBytes(noPayload, { linkType: NFLOG }).events).toEqual({ 'decoder.nflog.no_payload': 1 });
+    expect(decodeBytes(header(2), { linkType: NFLOG }).events).toEqual({ 'decoder.nflog.no_payload': 1 });
     // Zeek's nflog-bad-tlv-len.pcap: a TLV whose length is 0.
     const bad = concat(header(2), tlv(NFULA_PREFIX, new Uint8Array(4), true, 0));
     expect(decodeBytes(bad, { linkType: NFLOG }).events).toEqual({ 'decoder.nflog.bad_tlv_length': 1 });

@@ -17,6 +17,7 @@ import { closeShardPool, FlowFeeder } from '../../src/flows/feeder.js';
 import { defaultTrackerOptions } from '../../src/flows/options.js';
 import type { ShardResult } from '../../src/flows/shard.js';
 import { resolveOptions } from '../../src/options.js';
+import { CaptureBuilder, type Host } from '../helpers/capture-builder.js';
 
 // 1,515 SYNs from as many client ports to one server: flows on every shard, and rows for
 // tcp.syn_recv_buildup, which go to files with chunks this small.
@@ -37,14 +38,20 @@ afterAll(async () => {
 });
 
 /** A feeder with the real detectors; `discard` records each result's spill files, then releases it. */
-function makeFeeder(threads: number, discarded: Array<{ fds: number[]; closedAfter: number[] }>, shardWorkerFile?: string): FlowFeeder {
+function makeFeeder(
+  threads: number,
+  discarded: Array<{ fds: number[]; closedAfter: number[] }>,
+  shardWorkerFile?: string,
+  exportSink: ((chunk: string) => void) | null = null,
+  inline = false,
+): FlowFeeder {
   return new FlowFeeder({
     threads,
-    inline: false,
-    tracker: defaultTrackerOptions(),
+    inline,
+    tracker: { ...defaultTrackerOptions(), exportFlows: exportSink !== null },
     observers: { options: resolveOptions(ALL_OPTIONS, {}, {}) } satisfies ObserverSettings,
     makeObservers: makeShardObservers,
-    exportSink: null,
+    exportSink,
     discard: (r: ShardResult) => {
       const parts = r.observers[SYN_RECV] as { intervals: SpilledRowsPart; syns: SpilledRowsPart };
       const fds = [parts.intervals.fd, parts.syns.fd].filter((fd) => fd >= 0);
@@ -71,9 +78,9 @@ async function feedCapture(feeder: FlowFeeder, file: string): Promise<number> {
   return frames;
 }
 
-/** Waits until the feeder has learnt that a shard failed (afterChunk then rejects), for up to 5 s. */
+/** Waits until the feeder has learnt that a shard failed (afterChunk then rejects), for up to 20 s. */
 async function untilFailureKnown(feeder: FlowFeeder): Promise<void> {
-  for (let waitedMs = 0; waitedMs < 5000; waitedMs += 20) {
+  for (let waitedMs = 0; waitedMs < 20_000; waitedMs += 20) {
     const wait = feeder.afterChunk();
     if (wait) {
       try {
@@ -85,6 +92,19 @@ async function untilFailureKnown(feeder: FlowFeeder): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error('the shard failure never reached the feeder');
+}
+
+/** `n` SYNs from one client port, each refused with a RST: every new SYN ends the previous flow. */
+function reopenedAttempts(n: number): string {
+  const client: Host = { mac: '02:00:00:00:00:01', ip: '10.0.0.1' };
+  const server: Host = { mac: '02:00:00:00:00:02', ip: '10.0.0.2' };
+  const b = new CaptureBuilder({ startSec: 1_700_000_000 });
+  for (let i = 0; i < n; i++) {
+    const seq = 1000 + i * 100_000;
+    b.at(i * 0.01).tcp(client, server, { sport: 40000, dport: 80, flags: 'S', seq });
+    b.at(i * 0.01 + 0.001).tcp(server, client, { sport: 80, dport: 40000, flags: 'RA', seq: 0, ack: seq + 1 });
+  }
+  return b.writeTemp('reopened.pcap');
 }
 
 function isOpen(fd: number): boolean {
@@ -112,10 +132,12 @@ describe('FlowFeeder when something fails', () => {
     for (const fd of discarded[0]!.fds) expect(isOpen(fd)).toBe(false);
   });
 
-  it('abort ends every shard and discards all their results (the reader thread failed)', async () => {
+  it('abort ends every shard and discards all their results, whose files close (the reader thread failed)', async () => {
     const discarded: Array<{ fds: number[]; closedAfter: number[] }> = [];
     const feeder = makeFeeder(2, discarded);
-    await feedCapture(feeder, SYN_FLOOD);
+    // An abandoned shard ends no flow, so only flows that ended while the capture was read left
+    // rows (and files): 2,100 refused attempts from one port, each SYN reopening the connection.
+    await feedCapture(feeder, reopenedAttempts(2100));
     await feeder.abort();
     expect(discarded).toHaveLength(2);
     for (const d of discarded) {
@@ -123,6 +145,30 @@ describe('FlowFeeder when something fails', () => {
       for (const fd of d.fds) expect(isOpen(fd)).toBe(false);
     }
     expect(discarded.flatMap((d) => d.fds).length).toBeGreaterThan(0);
+  });
+
+  it('abort exports no flow of the abandoned capture, on workers and inline, and does nothing once the capture ended', async () => {
+    for (const inline of [false, true]) {
+      const lines: string[] = [];
+      const discarded: Array<{ fds: number[]; closedAfter: number[] }> = [];
+      const feeder = makeFeeder(inline ? 1 : 2, discarded, undefined, (chunk) => lines.push(chunk), inline);
+      await feedCapture(feeder, SYN_FLOOD);
+      await feeder.abort();
+      expect(lines, inline ? 'inline' : 'workers').toEqual([]);
+      expect(discarded).toHaveLength(inline ? 1 : 2);
+      for (const d of discarded) expect(d.closedAfter).toEqual([-1, -1]);
+      await feeder.abort();
+      expect(discarded).toHaveLength(inline ? 1 : 2);
+      await expect(feeder.finish(1e10)).rejects.toThrow('already ended');
+    }
+    // The same capture finished normally does export its flows.
+    const lines: string[] = [];
+    const feeder = makeFeeder(2, [], undefined, (chunk) => lines.push(chunk));
+    await feedCapture(feeder, SYN_FLOOD);
+    const results = await feeder.finish(1e10);
+    expect(lines.join('').split('\n').filter((l) => l.length > 0).length).toBeGreaterThan(1500);
+    releaseFlowPartials(results.map((r) => r.observers));
+    await feeder.abort();
   });
 
   it('after a failed capture, the same shard workers analyze the next one', async () => {

@@ -212,7 +212,7 @@ describe('conntrack verdicts against the Linux kernel (captures/conntrack-verdic
     expect(table.get('tcp 10.6.1.2:41005 10.6.2.2:9')).toBe('SYN_SENT');
   });
 
-  it('covers what it claims: every verdict, RSTs in and out of the window, a lossy bulk transfer, a zero window, keep-alives, a reopen, REJECTs, a lost SYN+ACK, ICMP errors, hand-made segments', () => {
+  it("the kernel's answers hold the cases this file claims to cover: every verdict, RSTs in and out of the window, a lossy bulk transfer, a zero window, keep-alives, a reopen, REJECTs, a lost SYN+ACK, ICMP errors, hand-made segments", () => {
     const kernel = kernelVerdicts();
     const t = totals(kernel);
     for (const v of ['NEW', 'ESTABLISHED', 'RELATED', 'INVALID']) expect(t[v], v).toBeGreaterThan(0);
