@@ -23,6 +23,7 @@ import { CaptureBuilder, type Host } from '../helpers/capture-builder.js';
 // tcp.syn_recv_buildup, which go to files with chunks this small.
 const SYN_FLOOD = fileURLToPath(new URL('../../captures/syn-flood.pcap', import.meta.url));
 const FAILING_WORKER = fileURLToPath(new URL('../helpers/failing-shard-worker.mjs', import.meta.url));
+const FAILING_FINISH_WORKER = fileURLToPath(new URL('../helpers/failing-finish-shard-worker.mjs', import.meta.url));
 const SYN_RECV = 'tcp.syn_recv_buildup';
 
 let savedSpillBytes: string | undefined;
@@ -94,17 +95,31 @@ async function untilFailureKnown(feeder: FlowFeeder): Promise<void> {
   throw new Error('the shard failure never reached the feeder');
 }
 
+/** Descriptors of this process (every thread's) open on spilled-row files, which are unlinked. */
+function openRowFiles(): number {
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (/pcapscan-.*\.rows \(deleted\)$/.test(fs.readlinkSync(`/proc/self/fd/${fd}`))) n++;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return n;
+}
+
 /** `n` SYNs from one client port, each refused with a RST: every new SYN ends the previous flow. */
-function reopenedAttempts(n: number): string {
+function reopenedAttempts(n: number, ports = 1): string {
   const client: Host = { mac: '02:00:00:00:00:01', ip: '10.0.0.1' };
   const server: Host = { mac: '02:00:00:00:00:02', ip: '10.0.0.2' };
   const b = new CaptureBuilder({ startSec: 1_700_000_000 });
   for (let i = 0; i < n; i++) {
     const seq = 1000 + i * 100_000;
-    b.at(i * 0.01).tcp(client, server, { sport: 40000, dport: 80, flags: 'S', seq });
-    b.at(i * 0.01 + 0.001).tcp(server, client, { sport: 80, dport: 40000, flags: 'RA', seq: 0, ack: seq + 1 });
+    const sport = 40000 + (i % ports);
+    b.at(i * 0.01).tcp(client, server, { sport, dport: 80, flags: 'S', seq });
+    b.at(i * 0.01 + 0.001).tcp(server, client, { sport: 80, dport: sport, flags: 'RA', seq: 0, ack: seq + 1 });
   }
-  return b.writeTemp('reopened.pcap');
+  return b.writeTemp(`reopened-${n}-${ports}.pcap`);
 }
 
 function isOpen(fd: number): boolean {
@@ -130,6 +145,19 @@ describe('FlowFeeder when something fails', () => {
     expect(discarded[0]!.fds.length).toBeGreaterThan(0);
     expect(discarded[0]!.closedAfter).toEqual([-1, -1]);
     for (const fd of discarded[0]!.fds) expect(isOpen(fd)).toBe(false);
+  });
+
+  it('when a shard fails while ending the capture, no file of any shard stays open', async () => {
+    expect(openRowFiles()).toBe(0);
+    const discarded: Array<{ fds: number[]; closedAfter: number[] }> = [];
+    const feeder = makeFeeder(2, discarded, FAILING_FINISH_WORKER);
+    // Flows on both shards, each ending many times while the capture is read: rows, and files.
+    await feedCapture(feeder, reopenedAttempts(2100, 16));
+    await expect(feeder.finish(1e10)).rejects.toThrow('shard 1 failed on purpose while ending the capture');
+    expect(discarded).toHaveLength(1);
+    expect(discarded[0]!.fds.length).toBeGreaterThan(0);
+    // The failed shard closed its own files: nothing reaches the main thread from it.
+    expect(openRowFiles()).toBe(0);
   });
 
   it('abort ends every shard and discards all their results, whose files close (the reader thread failed)', async () => {
