@@ -9,7 +9,7 @@ import { Shard, type ShardResult, type ShardSettings } from './shard.js';
 import { makeShardObservers, releaseFlowPartials } from '../detectors/registry.js';
 
 export interface ShardTask {
-  /** Which of the capture's shards this is (0-based), for messages. */
+  /** Which of the capture's shards this is (0-based). */
   index: number;
   port: MessagePort;
   settings: ShardSettings;
