@@ -7,17 +7,14 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCapture } from '../../src/capture/reader.js';
-import { decodeRecord } from '../../src/decode/decoder.js';
-import { Frame } from '../../src/decode/frame.js';
 import { ALL_OPTIONS, makeShardObservers, releaseFlowPartials, type ObserverSettings } from '../../src/detectors/registry.js';
 import type { SpilledRowsPart } from '../../src/detectors/spill-rows.js';
-import { newEventCounters } from '../../src/events.js';
 import { closeShardPool, FlowFeeder } from '../../src/flows/feeder.js';
 import { defaultTrackerOptions } from '../../src/flows/options.js';
 import type { ShardResult } from '../../src/flows/shard.js';
 import { resolveOptions } from '../../src/options.js';
 import { CaptureBuilder, type Host } from '../helpers/capture-builder.js';
+import { decodeFile } from '../helpers/frame-fields.js';
 
 // 1,515 SYNs from as many client ports to one server: flows on every shard, and rows for
 // tcp.syn_recv_buildup, which go to files with chunks this small.
@@ -63,20 +60,8 @@ function makeFeeder(
   });
 }
 
-async function feedCapture(feeder: FlowFeeder, file: string): Promise<number> {
-  const events = newEventCounters();
-  const frame = new Frame(events);
-  let frames = 0;
-  const outcome = await readCapture(file, {
-    record: frame,
-    onRecord(rec) {
-      decodeRecord(frame, rec);
-      feeder.add(frame);
-      frames++;
-    },
-  }, { events });
-  expect(outcome.error).toBeNull();
-  return frames;
+function feedCapture(feeder: FlowFeeder, file: string): Promise<number> {
+  return decodeFile(file, (frame) => feeder.add(frame));
 }
 
 /** Waits until the feeder has learnt that a shard failed (afterChunk then rejects), for up to 20 s. */

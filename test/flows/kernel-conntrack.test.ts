@@ -29,16 +29,12 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { readCapture } from '../../src/capture/reader.js';
-import type { CaptureRecord } from '../../src/capture/record.js';
-import { decodeRecord } from '../../src/decode/decoder.js';
-import { Frame } from '../../src/decode/frame.js';
-import { newEventCounters } from '../../src/events.js';
 import { defaultTrackerOptions } from '../../src/flows/options.js';
 import { Info, Kind, packFrame, R, RECORD_WORDS } from '../../src/flows/record.js';
 import { FlowTracker } from '../../src/flows/tracker.js';
 import { VERDICT_NAMES } from '../../src/flows/verdict.js';
 import { formatIpv4 } from '../../src/report/format.js';
+import { decodeFile } from '../helpers/frame-fields.js';
 import { runFlows } from '../helpers/flows.js';
 
 const CAPTURE = fileURLToPath(new URL('../../captures/conntrack-verdicts.pcap', import.meta.url));
@@ -111,33 +107,20 @@ async function pcapscanVerdicts(capture = CAPTURE): Promise<Verdict[]> {
     },
     onFlowEnd: () => {},
   });
-  const events = newEventCounters();
-  const frame = new Frame(events);
   const r = new Uint32Array(RECORD_WORDS);
-  let frames = 0;
-  const outcome = await readCapture(
-    capture,
-    {
-      record: frame,
-      onRecord(rec: CaptureRecord): void {
-        decodeRecord(frame, rec);
-        frames++;
-        if (!packFrame(frame, r, 0, 0x5eed)) throw new Error(`frame ${frames} carries nothing conntrack tracks`);
-        const kind = r[R.INFO]! & 0xf;
-        const proto = PROTO_NAMES[String((r[R.INFO]! >>> 8) & 0xff)]!;
-        const ports = r[R.KEY_PORTS]!;
-        // The record's key is the flow's as the packet's sender sees it (for an ICMP error, the
-        // quoted datagram's; for an echo reply, the request's: Info.REPLY says it goes back).
-        const named = flowName(proto, formatIpv4(r[R.KEY_SRC_IP]!), String(ports & 0xffff), formatIpv4(r[R.KEY_DST_IP]!), String(ports >>> 16));
-        const back = kind === Kind.ICMP_ERROR || (r[R.INFO]! & Info.REPLY) !== 0;
-        const what = kind === Kind.ICMP_ERROR ? 'icmp-error' : kind === Kind.TCP ? String(r[R.FLAGS_WIN]! & 0xfff) : '-';
-        current = { flow: named.flow, dir: back ? flip(named.dir) : named.dir, what };
-        tracker.process(r, 0);
-      },
-    },
-    { events },
-  );
-  expect(outcome.error).toBeNull();
+  const frames = await decodeFile(capture, (frame) => {
+    if (!packFrame(frame, r, 0, 0x5eed)) throw new Error(`frame ${frame.frameNo} carries nothing conntrack tracks`);
+    const kind = r[R.INFO]! & 0xf;
+    const proto = PROTO_NAMES[String((r[R.INFO]! >>> 8) & 0xff)]!;
+    const ports = r[R.KEY_PORTS]!;
+    // The record's key is the flow's as the packet's sender sees it (for an ICMP error, the
+    // quoted datagram's; for an echo reply, the request's: Info.REPLY says it goes back).
+    const named = flowName(proto, formatIpv4(r[R.KEY_SRC_IP]!), String(ports & 0xffff), formatIpv4(r[R.KEY_DST_IP]!), String(ports >>> 16));
+    const back = kind === Kind.ICMP_ERROR || (r[R.INFO]! & Info.REPLY) !== 0;
+    const what = kind === Kind.ICMP_ERROR ? 'icmp-error' : kind === Kind.TCP ? String(r[R.FLAGS_WIN]! & 0xfff) : '-';
+    current = { flow: named.flow, dir: back ? flip(named.dir) : named.dir, what };
+    tracker.process(r, 0);
+  });
   expect(out).toHaveLength(frames);
   return out;
 }

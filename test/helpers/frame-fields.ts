@@ -1,8 +1,9 @@
 /**
  * Helpers to run the decoder on test bytes and to read a decoded `Frame` back as text: the
  * decoder unit tests use `decodeBytes`, the tshark cross-check uses `frameFields` to name our
- * fields the way tshark does.
+ * fields the way tshark does; `decodeFile` runs a whole capture file through the decoder.
  */
+import { readCapture } from '../../src/capture/reader.js';
 import { CaptureRecord } from '../../src/capture/record.js';
 import { decodeRecord } from '../../src/decode/decoder.js';
 import { Frame, Layer } from '../../src/decode/frame.js';
@@ -59,6 +60,30 @@ export class FrameDecoder {
 /** Decodes `bytes` as one captured frame, with a fresh Frame and counters (see FrameDecoder). */
 export function decodeBytes(bytes: Uint8Array, opts: DecodeOptions = {}): Decoded {
   return new FrameDecoder().decode(bytes, opts);
+}
+
+/**
+ * Reads `file` and decodes each record into one reused Frame, as the analysis does, calling
+ * `onFrame` for each; returns how many there were. Throws if the reader reports an error.
+ */
+export async function decodeFile(file: string, onFrame: (f: Frame) => void): Promise<number> {
+  const events = newEventCounters();
+  const frame = new Frame(events);
+  let frames = 0;
+  const outcome = await readCapture(
+    file,
+    {
+      record: frame,
+      onRecord(rec: CaptureRecord): void {
+        decodeRecord(frame, rec);
+        frames++;
+        onFrame(frame);
+      },
+    },
+    { events },
+  );
+  if (outcome.error) throw outcome.error;
+  return frames;
 }
 
 /**
