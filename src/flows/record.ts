@@ -54,6 +54,9 @@ export const enum R {
 
 export const RECORD_WORDS = 24;
 
+/** Records per batch, the unit in which records are handed to a shard. */
+export const BATCH_RECORDS = 4096;
+
 /** What kind of packet a record holds (INFO bits 0-3). */
 export const enum Kind {
   TCP = 1,
