@@ -10,7 +10,12 @@
  *   decode   readCapture + decodeRecord + CaptureStats.add (the per-frame work of analyzeFile)
  *   table    decode, then the flow record and a bare flow-table loop: find or insert the flow, count
  *            its packets and bytes. The issue's reference ("a bare decode-plus-flow-table loop"),
- *            on the project's own FlowTable, with no conntrack, Zeek, evidence or expiry.
+ *            on the project's own FlowTable, with no conntrack, Zeek, evidence or expiry. Records
+ *            are packed into batches and the batch is then looked up, as the pipeline does.
+ *   shard    one flow shard's work alone: every record is decoded and packed first (not timed, and
+ *            held in memory: the peak RSS is not comparable), then the timed pass runs the
+ *            tracker and the flow detectors over the batches and ends the capture. The most one
+ *            shard can track per second, however fast the reader.
  *   serial   analyzeFile() with the flow tracker on the reader thread: all of the full pipeline's
  *            work on one thread, which is its CPU cost per frame.
  *   analyze  analyzeFile() itself, the full pipeline: read, decode, link detectors, flow tracking on
@@ -31,10 +36,10 @@ import { decodeRecord } from '../src/decode/decoder.js';
 import { Frame } from '../src/decode/frame.js';
 import { eventCountsToObject, newEventCounters } from '../src/events.js';
 import { D, FlowTable } from '../src/flows/flow-table.js';
-import { packFrame, R, RECORD_WORDS } from '../src/flows/record.js';
+import { BATCH_RECORDS, packFrame, R, RECORD_WORDS } from '../src/flows/record.js';
 import { canonicalKey, K } from './flow-key.js';
 
-export const MODES = ['io', 'read', 'decode', 'table', 'serial', 'analyze'] as const;
+export const MODES = ['io', 'read', 'decode', 'table', 'shard', 'serial', 'analyze'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Measurement {
@@ -102,6 +107,8 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
   let flows: number | null = null;
   let findings: number | null = null;
 
+  // shard: the records are made before the timed pass.
+  const packed = mode === 'shard' ? await packAll(file, events, chunkBytes) : null;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   switch (mode) {
@@ -136,10 +143,26 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
     case 'table': {
       const h = new FlowTableHandler(events);
       const out = await readCapture(file, h, { events, chunkBytes });
+      h.lookUpBatch();
       frames = h.stats.frames;
       flows = h.table.live;
       bytesParsed = out.bytesParsed;
       error = out.error ? out.error.message : null;
+      break;
+    }
+    case 'shard': {
+      const p = packed!;
+      const { Shard } = await import('../src/flows/shard.js');
+      const { ALL_OPTIONS, makeShardObservers } = await import('../src/detectors/registry.js');
+      const { resolveOptions, trackerOptionsFrom } = await import('../src/options.js');
+      const options = resolveOptions(ALL_OPTIONS, {}, {});
+      const tracker = trackerOptionsFrom(options);
+      const shard = new Shard({ tracker, maxFlows: tracker.maxFlows, observers: { options } }, null, makeShardObservers);
+      for (const b of p.batches) shard.tracker.processBatch(b.records, b.count);
+      flows = shard.finish(p.endTime).tracker.totals.flows;
+      frames = p.frames;
+      bytesParsed = p.bytesParsed;
+      error = p.error;
       break;
     }
     case 'serial':
@@ -179,27 +202,82 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
 }
 
 /**
- * The bare decode-plus-flow-table loop: the record the shards get, its canonical key (the lower
- * endpoint first, as the tracker orders it), one FlowTable lookup, an insert for a new key, and
- * three counters in the flow's slot. Flows never expire, so the table holds every flow at the end.
+ * The bare decode-plus-flow-table loop: the record the shards get, packed into a batch; then, for
+ * each record of the batch, its canonical key (the lower endpoint first, as the tracker orders
+ * it), one FlowTable lookup, an insert for a new key, and three counters in the flow's slot.
+ * Flows never expire, so the table holds every flow at the end.
  */
 class FlowTableHandler extends DecodeHandler {
-  private readonly rec = new Uint32Array(RECORD_WORDS);
+  private readonly batch = new Uint32Array(BATCH_RECORDS * RECORD_WORDS);
+  private count = 0;
   private readonly key = new Uint32Array(K.WORDS);
   readonly table = new FlowTable(4096, 1 << 24);
   override onRecord(rec: CaptureRecord): void {
     super.onRecord(rec);
-    const r = this.rec;
-    if (!packFrame(this.frame, r, 0, 0x5eed)) return;
+    if (!packFrame(this.frame, this.batch, this.count * RECORD_WORDS, 0x5eed)) return;
+    if (++this.count === BATCH_RECORDS) this.lookUpBatch();
+  }
+  /** Looks up the records of the batch (called when it is full, and at the end). */
+  lookUpBatch(): void {
+    const r = this.batch;
     const k = this.key;
-    canonicalKey(r, 0, k);
     const t = this.table;
-    let s = t.find(r[R.HASH]!, k[K.VLAN]!, k[K.PROTO]!, k[K.IP_A]!, k[K.IP_B]!, k[K.PORTS]!);
-    if (s < 0) s = t.insert(r[R.HASH]!, k[K.VLAN]!, k[K.PROTO]!, k[K.IP_A]!, k[K.IP_B]!, k[K.PORTS]!);
-    const d = s * D.STRIDE;
-    t.f64[d + D.PKTS + k[K.DIR]!]++;
-    t.f64[d + D.IP_BYTES + k[K.DIR]!] += r[R.IP_LEN]!;
-    t.f64[d + D.LAST_TIME] = r[R.TS_SEC]! + r[R.TS_NS]! * 1e-9;
+    for (let i = 0; i < this.count; i++) {
+      const base = i * RECORD_WORDS;
+      canonicalKey(r, base, k);
+      let s = t.find(r[base + R.HASH]!, k[K.VLAN]!, k[K.PROTO]!, k[K.IP_A]!, k[K.IP_B]!, k[K.PORTS]!);
+      if (s < 0) s = t.insert(r[base + R.HASH]!, k[K.VLAN]!, k[K.PROTO]!, k[K.IP_A]!, k[K.IP_B]!, k[K.PORTS]!);
+      const d = s * D.STRIDE;
+      t.f64[d + D.PKTS + k[K.DIR]!]++;
+      t.f64[d + D.IP_BYTES + k[K.DIR]!] += r[base + R.IP_LEN]!;
+      t.f64[d + D.LAST_TIME] = r[base + R.TS_SEC]! + r[base + R.TS_NS]! * 1e-9;
+    }
+    this.count = 0;
+  }
+}
+
+/** A capture's records, decoded and packed in batches, for the shard mode. */
+interface PackedCapture {
+  batches: Array<{ records: Uint32Array; count: number }>;
+  frames: number;
+  records: number;
+  /** The last frame's time (seconds): where the capture ends. */
+  endTime: number;
+  bytesParsed: number;
+  error: string | null;
+}
+
+/** Decodes and packs every frame of `file`, as the reader thread does for the shards. */
+async function packAll(file: string, events: Float64Array, chunkBytes: number): Promise<PackedCapture> {
+  const h = new PackingHandler(events);
+  const out = await readCapture(file, h, { events, chunkBytes });
+  if (h.count > 0) h.batches.push({ records: h.batch, count: h.count });
+  const s = h.stats;
+  return {
+    batches: h.batches,
+    frames: s.frames,
+    records: h.records,
+    endTime: s.startSec === Infinity ? -Infinity : s.endSec + s.endNs * 1e-9,
+    bytesParsed: out.bytesParsed,
+    error: out.error ? out.error.message : null,
+  };
+}
+
+class PackingHandler extends DecodeHandler {
+  readonly batches: Array<{ records: Uint32Array; count: number }> = [];
+  batch = new Uint32Array(BATCH_RECORDS * RECORD_WORDS);
+  count = 0;
+  records = 0;
+  private readonly seed = 0x5eed;
+  override onRecord(rec: CaptureRecord): void {
+    super.onRecord(rec);
+    if (!packFrame(this.frame, this.batch, this.count * RECORD_WORDS, this.seed)) return;
+    this.records++;
+    if (++this.count === BATCH_RECORDS) {
+      this.batches.push({ records: this.batch, count: this.count });
+      this.batch = new Uint32Array(BATCH_RECORDS * RECORD_WORDS);
+      this.count = 0;
+    }
   }
 }
 
