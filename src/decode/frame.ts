@@ -30,6 +30,8 @@ export const Layer = {
   RAW_IP: 1 << 13,
   /** An ICMP error whose quoted IPv4 header (and L4 ports) were decoded. */
   ICMP_QUOTE: 1 << 14,
+  /** An NFLOG record whose header was read: nflogGroup and nflogPrefix* are set. */
+  NFLOG: 1 << 15,
 } as const;
 
 /** TCP flag bits as in the header's 12-bit flags field (low 8 bits of byte 13, NS/AE in byte 12). */
@@ -84,6 +86,13 @@ export class Frame extends CaptureRecord {
   vlan3 = 0;
   /** Linux cooked capture packet type (0 to us, 1 broadcast, 2 multicast, 3 other host, 4 outgoing), or -1. */
   sllPacketType = -1;
+
+  // NFLOG (valid with Layer.NFLOG).
+  /** The log group (--nflog-group) the rule logged to. */
+  nflogGroup = 0;
+  /** Where the rule's log prefix (--nflog-prefix) starts in `buf`, and its bytes (no NUL); -1 and 0 without one. */
+  nflogPrefixOff = -1;
+  nflogPrefixLen = 0;
 
   // 802.2 LLC / SNAP.
   llcDsap = 0;

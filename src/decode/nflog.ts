@@ -3,8 +3,9 @@
  * rule logged. A 4-byte header (address family, version, resource id = the log group) is followed
  * by TLVs: a 16-bit length (header included, padding excluded) and a 16-bit type, the value padded
  * to 4 bytes. The logged packet itself is the NFULA_PAYLOAD TLV: an IPv4 or IPv6 datagram, no
- * link header. Other TLVs (the log prefix, marks, timestamps, interfaces, the hardware header) are
- * skipped.
+ * link header. The group and the rule's log prefix (NFULA_PREFIX, before the payload as Linux
+ * writes them) are kept in the frame, to tell which rule logged the packet; other TLVs (marks,
+ * timestamps, interfaces, the hardware header) are skipped.
  *
  * The TLV length and type are in the byte order of the machine that captured, which the record
  * does not say. The first TLV's type decides: the attribute types are small numbers (1 to about
@@ -24,6 +25,8 @@ const HEADER_BYTES = 4;
 const TLV_HEADER_BYTES = 4;
 /** The TLV carrying the logged packet (linux/netfilter/nfnetlink_log.h). */
 const NFULA_PAYLOAD = 9;
+/** The rule's log prefix, a NUL-terminated string. */
+const NFULA_PREFIX = 10;
 /** Netlink attribute flags in the type's top bits (nested, byte order): not part of the type. */
 const NLA_TYPE_MASK = 0x3fff;
 /** Above any NFULA_* type Linux defines (NFULA_VLAN is 20, NFULA_L2HDR 21). */
@@ -38,6 +41,11 @@ export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): 
     return;
   }
   const family = b[off]!;
+  f.layers |= Layer.NFLOG;
+  // The resource id, in network byte order whatever the machine's.
+  f.nflogGroup = u16be(b, off + 2);
+  f.nflogPrefixOff = -1;
+  f.nflogPrefixLen = 0;
   let at = off + HEADER_BYTES;
   if (end - at < TLV_HEADER_BYTES) {
     // A header and nothing after it, on the wire too: a record without TLVs.
@@ -56,7 +64,8 @@ export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): 
       f.note(Ev.NFLOG_BAD_TLV);
       return;
     }
-    if (type === NFULA_PAYLOAD) {
+    if (type === NFULA_PREFIX) notePrefix(f, b, at + TLV_HEADER_BYTES, Math.min(end, at + len));
+    else if (type === NFULA_PAYLOAD) {
       // A snap length may cut the datagram: its decoder sees what was captured.
       decodePayload(f, family, b, at + TLV_HEADER_BYTES, Math.min(end, at + len));
       return;
@@ -68,6 +77,14 @@ export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): 
   // rest, payload included.
   if (at !== end || f.capLen < f.wireLen) f.noteTruncated(Ev.NFLOG_TRUNCATED);
   else f.note(Ev.NFLOG_NO_PAYLOAD);
+}
+
+/** Keeps where the prefix string lies: up to its NUL, within what was captured. */
+function notePrefix(f: Frame, b: Uint8Array, off: number, end: number): void {
+  let n = 0;
+  while (off + n < end && b[off + n] !== 0) n++;
+  f.nflogPrefixOff = off;
+  f.nflogPrefixLen = n;
 }
 
 /** True for a plausible NFULA_* attribute type (flag bits aside). */

@@ -54,6 +54,7 @@ function snapshot(f: Frame): Decoded {
   }
   if (f.ipOff >= 0) fields['ipOff'] = f.ipOff - f.off;
   if (f.l4Off >= 0) fields['l4Off'] = f.l4Off - f.off;
+  if (f.nflogPrefixOff >= 0) fields['nflogPrefixOff'] = f.nflogPrefixOff - f.off;
   const events: Record<string, number> = {};
   f.eventCounts.forEach((n, i) => {
     if (n !== 0) events[eventName(i)] = n;
@@ -103,7 +104,7 @@ const BIT: [number, number] = [0, 1];
 
 /** Inclusive ranges; `wire` stands for max(65535, the record's wire length). */
 const RANGES: Record<string, [number, number | 'wire']> = {
-  layers: [0, 2 ** 15 - 1],
+  layers: [0, 2 ** 16 - 1],
   truncated: BIT,
   event: [-1, EVENT_COUNT - 1],
   dstMac: MAC,
@@ -118,6 +119,9 @@ const RANGES: Record<string, [number, number | 'wire']> = {
   vlan2: [0, 4095],
   vlan3: [0, 4095],
   sllPacketType: [-1, 0xffff],
+  nflogGroup: U16,
+  nflogPrefixOff: [-1, 'wire'], // checked against the captured window below
+  nflogPrefixLen: [0, 'wire'],
   llcDsap: U8,
   llcSsap: U8,
   llcControl: U16,
@@ -208,6 +212,9 @@ function checkRanges(f: Frame, rec: CaptureRecord): string[] {
   const end = rec.off + rec.capLen;
   if (f.ipOff !== -1 && (f.ipOff < start || f.ipOff >= end)) bad.push(`ipOff ${f.ipOff} outside the captured window [${start}, ${end})`);
   if (f.l4Off !== -1 && (f.l4Off < start || f.l4Off > end)) bad.push(`l4Off ${f.l4Off} outside the captured window [${start}, ${end}]`);
+  if ((f.layers & Layer.NFLOG) !== 0 && f.nflogPrefixOff !== -1 && (f.nflogPrefixOff < start || f.nflogPrefixOff + f.nflogPrefixLen > end)) {
+    bad.push(`NFLOG prefix [${f.nflogPrefixOff}, +${f.nflogPrefixLen}) outside the captured window [${start}, ${end})`);
+  }
   const l4Min: Array<[number, number, string]> = [
     [Layer.TCP, 20, 'TCP'],
     [Layer.UDP, 8, 'UDP'],
@@ -612,6 +619,12 @@ function oracle(g: FrameGen, b: Built): Oracle {
   } else {
     o.layers |= Layer.RAW_IP;
     f['etherType'] = 0x0800;
+    if (link.kind === 'nflog') {
+      // Group 6; the prefix TLV's value starts after the 4-byte header and the TLV header, up to a NUL.
+      o.layers |= Layer.NFLOG;
+      const nul = link.prefix.indexOf(0);
+      Object.assign(f, { nflogGroup: 6, nflogPrefixOff: 8, nflogPrefixLen: nul < 0 ? link.prefix.length : nul });
+    }
   }
   // L3 and L4.
   const l3 = g.l3;
@@ -770,7 +783,7 @@ describe('decodeRecord on arbitrary bytes', () => {
       const f = decode(makeRecord(data, 0, data.length, data.length, linkType));
       for (const [name, bit] of Object.entries(Layer)) if ((f.layers & bit) !== 0) seen.add(name);
     }
-    const needed = ['ARP', 'ETHERNET', 'FRAGMENT', 'ICMP', 'ICMP_QUOTE', 'IPV4', 'LLC', 'RAW_IP', 'SLL', 'STP', 'TCP', 'UDP', 'VLAN'];
+    const needed = ['ARP', 'ETHERNET', 'FRAGMENT', 'ICMP', 'ICMP_QUOTE', 'IPV4', 'LLC', 'NFLOG', 'RAW_IP', 'SLL', 'STP', 'TCP', 'UDP', 'VLAN'];
     expect(needed.filter((l) => !seen.has(l)), 'layers the fuzz inputs never reach').toEqual([]);
   });
 });

@@ -4,30 +4,15 @@
  * (tcpdump's, Zeek's, Arkime's, PcapPlusPlus') are compared with tshark field by field in
  * tshark-crosscheck.test.ts.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Layer } from '../../src/decode/frame.js';
-import { decodeBytes, decodeCut } from '../helpers/frame-fields.js';
-import { concat, ipNumber, ipv4, udp } from '../helpers/packets.js';
+import { Layer, type Frame } from '../../src/decode/frame.js';
+import { decodeBytes, decodeCut, decodeFile } from '../helpers/frame-fields.js';
+import { concat, ipNumber, ipv4, NFULA_PAYLOAD, NFULA_PREFIX, NFULA_TIMESTAMP, nflogHeader as header, nflogTlv as tlv, udp } from '../helpers/packets.js';
 
 const NFLOG = 239;
-const NFULA_PREFIX = 10;
-const NFULA_PAYLOAD = 9;
-const NFULA_TIMESTAMP = 3;
-
-/** One TLV: length (header + value, no padding) and type in the given byte order, the value padded to 4 bytes. */
-function tlv(type: number, value: Uint8Array, littleEndian: boolean, lengthOverride?: number): Uint8Array {
-  const padded = (value.length + 3) & ~3;
-  const b = new Uint8Array(4 + padded);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, lengthOverride ?? 4 + value.length, littleEndian);
-  v.setUint16(2, type, littleEndian);
-  b.set(value, 4);
-  return b;
-}
-
-function header(family: number, group = 6): Uint8Array {
-  return Uint8Array.of(family, 0, group >> 8, group & 0xff);
-}
 
 function datagram(): Uint8Array {
   return ipv4({ src: '10.6.1.2', dst: '10.6.2.2', proto: 17 }, udp({ sport: 41010, dport: 5300, payload: new TextEncoder().encode('query') }));
@@ -43,12 +28,19 @@ function record(littleEndian: boolean, family = 2, packet = datagram()): Uint8Ar
   );
 }
 
+const CAPTURES = fileURLToPath(new URL('../../captures', import.meta.url));
+
+/** The frame's NFLOG prefix as text. */
+function prefixOf(f: Frame): string {
+  return new TextDecoder().decode(f.buf.subarray(f.nflogPrefixOff, f.nflogPrefixOff + f.nflogPrefixLen));
+}
+
 describe('NFLOG', () => {
   it('decodes the logged IPv4 packet, with the TLVs in either byte order', () => {
     for (const le of [true, false]) {
       const bytes = record(le);
       const { f, events } = decodeBytes(bytes, { linkType: NFLOG });
-      expect(f.layers, le ? 'LE' : 'BE').toBe(Layer.RAW_IP | Layer.IPV4 | Layer.UDP);
+      expect(f.layers, le ? 'LE' : 'BE').toBe(Layer.RAW_IP | Layer.NFLOG | Layer.IPV4 | Layer.UDP);
       expect(f.etherType).toBe(0x0800);
       // The packet is the last TLV's value, padded to 4 bytes.
       expect(f.ipOff).toBe(f.off + bytes.length - ((datagram().length + 3) & ~3));
@@ -63,7 +55,7 @@ describe('NFLOG', () => {
     for (const le of [true, false]) {
       const bytes = concat(header(2), tlv(1, new Uint8Array(4), le), tlv(NFULA_PAYLOAD, big, le));
       const { f, events } = decodeBytes(bytes, { linkType: NFLOG });
-      expect(f.layers, le ? 'LE' : 'BE').toBe(Layer.RAW_IP | Layer.IPV4 | Layer.UDP);
+      expect(f.layers, le ? 'LE' : 'BE').toBe(Layer.RAW_IP | Layer.NFLOG | Layer.IPV4 | Layer.UDP);
       expect([f.ipLen, f.dstPort], le ? 'LE' : 'BE').toEqual([3000, 5300]);
       expect(events).toEqual({});
     }
@@ -77,6 +69,45 @@ describe('NFLOG', () => {
     expect(decodeBytes(record(true, 10, v6), { linkType: NFLOG }).f.etherType).toBe(0x86dd);
     const { f } = decodeBytes(record(true, 0, datagram()), { linkType: NFLOG });
     expect([f.etherType, f.layers & Layer.UDP]).toEqual([0x0800, Layer.UDP]);
+  });
+
+  it('keeps the group (network byte order) and the prefix up to its NUL, in either TLV byte order', () => {
+    for (const le of [true, false]) {
+      const bytes = concat(header(2, 0x0102), tlv(NFULA_PREFIX, new TextEncoder().encode('DROP in\0'), le), tlv(NFULA_PAYLOAD, datagram(), le));
+      const { f } = decodeBytes(bytes, { linkType: NFLOG });
+      expect(f.nflogGroup, le ? 'LE' : 'BE').toBe(0x0102);
+      expect(prefixOf(f), le ? 'LE' : 'BE').toBe('DROP in');
+    }
+  });
+
+  it('has no prefix for a record without the TLV, an empty one for an empty prefix, and what was captured of a cut one', () => {
+    const none = decodeBytes(concat(header(2, 5), tlv(NFULA_PAYLOAD, datagram(), true)), { linkType: NFLOG }).f;
+    expect([none.nflogGroup, none.nflogPrefixOff, none.nflogPrefixLen]).toEqual([5, -1, 0]);
+    const empty = decodeBytes(concat(header(2), tlv(NFULA_PREFIX, Uint8Array.of(0), true), tlv(NFULA_PAYLOAD, datagram(), true)), { linkType: NFLOG }).f;
+    expect([prefixOf(empty), empty.nflogPrefixOff >= 0]).toEqual(['', true]);
+    // A snap length inside the prefix: the bytes captured, no further.
+    const cut = decodeCut(record(true), 4 + 4 + 5, { linkType: NFLOG }).f;
+    expect(prefixOf(cut)).toBe('ESTAB');
+  });
+
+  it('reads the group and prefix of every packet of the lab capture as tshark did (captures/conntrack-verdicts.kernel.tsv)', async () => {
+    // The lab logged each packet with its conntrack state as the prefix, to group 6; the .tsv
+    // holds tshark's nflog.prefix for each, in order.
+    const expected = fs
+      .readFileSync(path.join(CAPTURES, 'conntrack-verdicts.kernel.tsv'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'))
+      .slice(1)
+      .map((l) => l.split('\t')[0]);
+    const seen: string[] = [];
+    const groups = new Set<number>();
+    await decodeFile(path.join(CAPTURES, 'conntrack-verdicts.nflog.pcap'), (f) => {
+      groups.add(f.nflogGroup);
+      seen.push(prefixOf(f));
+    });
+    expect(seen.length).toBe(641);
+    expect(seen).toEqual(expected);
+    expect([...groups]).toEqual([6]);
   });
 
   it('takes the nested/byte-order flag bits off a TLV type', () => {
@@ -97,7 +128,8 @@ describe('NFLOG', () => {
     const bytes = record(true);
     for (const n of [0, 3, 4, 6, 10, 20]) {
       const { f, events } = decodeCut(bytes, n, { linkType: NFLOG });
-      expect(f.layers, `cut at ${n}`).toBe(Layer.RAW_IP);
+      // From 4 bytes on, the header (and so the group) was read.
+      expect(f.layers, `cut at ${n}`).toBe(n >= 4 ? Layer.RAW_IP | Layer.NFLOG : Layer.RAW_IP);
       expect(events, `cut at ${n}`).toEqual({ 'decoder.nflog.truncated': 1 });
     }
   });

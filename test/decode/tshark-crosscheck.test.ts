@@ -66,6 +66,8 @@ const TSHARK_FIELDS = [
   'udp.dstport',
   'icmp.type',
   'icmp.code',
+  'nflog.res_id',
+  'nflog.prefix',
 ] as const;
 
 /**
@@ -276,6 +278,9 @@ function tsharkToFields(row: readonly string[]): { fields: Fields; stack: Stack 
   const set = (k: CrosscheckField, v: string | undefined): void => {
     if (v !== undefined) out[k] = v;
   };
+  set('nflog.res_id', first('nflog.res_id'));
+  // A prefix is free text: the whole column, commas included.
+  if (all('nflog.prefix').length > 0) set('nflog.prefix', all('nflog.prefix').join(','));
   set('eth.src', first('eth.src'));
   set('eth.dst', first('eth.dst'));
   set('eth.type', first('eth.type'));

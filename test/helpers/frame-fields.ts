@@ -155,6 +155,9 @@ export const CROSSCHECK_FIELDS = [
   'quote.srcport',
   'quote.dstport',
   'quote.tcp.seq_raw',
+  // The NFLOG group and the logging rule's prefix (tshark prints an empty prefix as nothing).
+  'nflog.res_id',
+  'nflog.prefix',
 ] as const;
 
 export type CrosscheckField = (typeof CROSSCHECK_FIELDS)[number];
@@ -175,6 +178,10 @@ export type CrosscheckField = (typeof CROSSCHECK_FIELDS)[number];
 export function frameFields(f: Frame): Partial<Record<CrosscheckField, string>> {
   const out: Partial<Record<CrosscheckField, string>> = {};
   const layers = f.layers;
+  if (layers & Layer.NFLOG) {
+    out['nflog.res_id'] = String(f.nflogGroup);
+    if (f.nflogPrefixLen > 0) out['nflog.prefix'] = new TextDecoder().decode(f.buf.subarray(f.nflogPrefixOff, f.nflogPrefixOff + f.nflogPrefixLen));
+  }
   if (layers & Layer.ETHERNET) {
     out['eth.src'] = formatMac(f.srcMac);
     out['eth.dst'] = formatMac(f.dstMac);

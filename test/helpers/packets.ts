@@ -279,3 +279,33 @@ export function sll2(spec: { packetType?: number; srcMac: string; protocol: numb
   h.set(macBytes(spec.srcMac), 12);
   return concat(h, payload);
 }
+
+// LINKTYPE_NFLOG records (see src/decode/nflog.ts).
+export const NFULA_PAYLOAD = 9;
+export const NFULA_PREFIX = 10;
+export const NFULA_TIMESTAMP = 3;
+
+/** An NFLOG TLV: length (header + value, no padding) and type in the given byte order, the value padded to 4 bytes. */
+export function nflogTlv(type: number, value: Uint8Array, littleEndian: boolean, lengthOverride?: number): Uint8Array {
+  const padded = (value.length + 3) & ~3;
+  const b = new Uint8Array(4 + padded);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, lengthOverride ?? 4 + value.length, littleEndian);
+  v.setUint16(2, type, littleEndian);
+  b.set(value, 4);
+  return b;
+}
+
+/** The NFLOG header: address family, version 0, the group (resource id) in network byte order. */
+export function nflogHeader(family: number, group = 6): Uint8Array {
+  return Uint8Array.of(family, 0, group >> 8, group & 0xff);
+}
+
+/** A record as Linux writes it: the prefix (when given, NUL-terminated), then the IPv4 packet. */
+export function nflogRecord(spec: { group: number; prefix?: string; littleEndian?: boolean }, packet: Uint8Array): Uint8Array {
+  const le = spec.littleEndian ?? true;
+  const parts = [nflogHeader(2, spec.group)];
+  if (spec.prefix !== undefined) parts.push(nflogTlv(NFULA_PREFIX, new TextEncoder().encode(`${spec.prefix}\0`), le));
+  parts.push(nflogTlv(NFULA_PAYLOAD, packet, le));
+  return concat(...parts);
+}
