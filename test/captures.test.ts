@@ -19,6 +19,7 @@ describe('pcapscan check captures/ (the project sample captures against their re
         'arp-duplicate-ip.pcap',
         'arp-ip-moves.pcapng',
         'conntrack-verdicts.pcap',
+        'conntrack-verdicts.nflog.pcap',
       ]),
     );
   });

@@ -22,6 +22,7 @@ export function frameClasses(f: Frame): number {
   let c = 0;
   const hasLink = (layers & (Layer.ETHERNET | Layer.SLL)) !== 0;
   if (hasLink) c = FrameClass.ANY;
+  else if ((layers & Layer.NFLOG) !== 0) c = FrameClass.NFLOG;
   if ((layers & Layer.IPV4) !== 0) {
     if (hasLink) c |= FrameClass.IPV4;
     if ((layers & Layer.TCP) !== 0 && isOddTcpFlags(f.tcpFlags)) c |= FrameClass.TCP_ODD_FLAGS;

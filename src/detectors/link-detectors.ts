@@ -9,6 +9,7 @@ import { icmpSmurfDetector } from './icmp-smurf.js';
 import { invalidEtherTypeDetector } from './invalid-ethertype.js';
 import { ipMultipleMacsDetector } from './ip-multiple-macs.js';
 import { l2UnknownUnicastFlood } from './l2-unknown-unicast-flood.js';
+import { nflogRuleDetector } from './nflog-rule.js';
 import { stpDetector } from './stp.js';
 import { tcpBadFlagsDetector } from './tcp-bad-flags.js';
 import type { Detector } from './types.js';
@@ -27,5 +28,6 @@ export const LINK_DETECTORS: readonly Detector[] = [
   ipMultipleMacsDetector,
   tcpBadFlagsDetector,
   icmpSmurfDetector,
+  nflogRuleDetector,
   captureQualityDetector,
 ];

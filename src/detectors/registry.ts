@@ -12,7 +12,7 @@ import { correlate } from './correlate.js';
 import { sortFindings } from './finding.js';
 import { FLOW_DETECTORS } from './flow-detectors.js';
 import { LINK_DETECTORS } from './link-detectors.js';
-import type { Detector, LinkDetector, OptionSpec, OptionValues, ReduceContext } from './types.js';
+import { FRAME_CLASS_COMBINATIONS, type Detector, type LinkDetector, type OptionSpec, type OptionValues, type ReduceContext } from './types.js';
 
 export const DETECTORS: readonly Detector[] = [...LINK_DETECTORS, ...FLOW_DETECTORS];
 
@@ -54,7 +54,7 @@ export class LinkDetectors {
 
   constructor(options: OptionValues) {
     for (const d of DETECTORS) if (d.scope === 'link' && d.createLink) this.byName.set(d.name, d.createLink(options));
-    for (let classes = 0; classes < 256; classes++) this.byClasses.push([...this.byName.values()].filter((d) => (d.interest & classes) !== 0));
+    for (let classes = 0; classes < FRAME_CLASS_COMBINATIONS; classes++) this.byClasses.push([...this.byName.values()].filter((d) => (d.interest & classes) !== 0));
   }
 
   /** Calls, once each, the detectors interested in a frame of the given FrameClass bits. */

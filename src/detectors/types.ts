@@ -50,7 +50,12 @@ export const enum FrameClass {
   LLC = 1 << 6,
   /** Type field 1501-1535. */
   INVALID_TYPE = 1 << 7,
+  /** A netfilter log record (LINKTYPE_NFLOG) whose header was read. */
+  NFLOG = 1 << 8,
 }
+
+/** Combinations of FrameClass bits. */
+export const FRAME_CLASS_COMBINATIONS = 1 << 9;
 
 /** Link-scope detector state for one capture. */
 export interface LinkDetector {

@@ -3,8 +3,8 @@ import { analyzeFile } from '../../src/analysis/analyze.js';
 import type { Finding } from '../../src/report/types.js';
 import type { CaptureBuilder } from '../helpers/capture-builder.js';
 
-export async function findingsOf(b: CaptureBuilder, id: string, options: Record<string, number> = {}, format: 'pcap' | 'pcapng' = 'pcap'): Promise<Finding[]> {
-  const file = b.writeTemp(`t.${format}`, format);
+export async function findingsOf(b: CaptureBuilder, id: string, options: Record<string, number> = {}, format: 'pcap' | 'pcapng' = 'pcap', linkType?: number): Promise<Finding[]> {
+  const file = b.writeTemp(`t.${format}`, format, linkType !== undefined ? { linkType } : {});
   const report = await analyzeFile(file, { threads: 1, options });
   return report.findings.filter((f) => f.id === id);
 }

@@ -1,0 +1,334 @@
+/**
+ * fw.nflog_rule: in a firewall log captured with `tcpdump -i nflog:N` (LINKTYPE_NFLOG), what each
+ * logging rule logged. A rule names itself by its group (--nflog-group, nft `log group`) and its
+ * prefix (--nflog-prefix, nft `log prefix`); one finding per (group, prefix) with the packets,
+ * the protocols, the flows that were logged most, and frames to look at in Wireshark. The
+ * capture then holds only what rules logged, which the explanation says, since other findings
+ * read such a capture as if it were the traffic.
+ *
+ * Per frame, nothing is allocated once a rule and a flow have been seen: the prefix is compared
+ * as bytes with the rules already met, and flows are rows of numbers.
+ */
+import { Layer, type Frame } from '../decode/frame.js';
+import { IpProto } from '../decode/ipproto.js';
+import { formatIpv4 } from '../report/format.js';
+import type { Finding } from '../report/types.js';
+import { EvidenceSample, makeFinding } from './finding.js';
+import { plural, sampleFrame, Span } from './link-util.js';
+import { FrameClass, type Detector, type LinkDetector } from './types.js';
+
+export const ID = 'fw.nflog_rule';
+
+/** Distinct (group, prefix) pairs kept apart; beyond, packets count in one "other rules" entry. */
+const RULES_MAX = 256;
+/** Flows (protocol, source, destination, destination port) counted per rule; beyond, in `otherFlowPackets`. */
+const FLOWS_MAX = 64;
+/** Flows listed per finding. */
+const TOP_FLOWS = 5;
+
+/** Columns of a rule's flow rows (Float64Array). */
+const enum C {
+  PROTO = 0,
+  SRC = 1,
+  DST = 2,
+  /** Destination port; the type for ICMP; 0 otherwise. */
+  DPORT = 3,
+  PACKETS = 4,
+  FIRST_FRAME = 5,
+  LAST_FRAME = 6,
+  WIDTH = 7,
+}
+
+interface Rule {
+  group: number;
+  /** The prefix as the rule wrote it (bytes, for comparing), and as text. */
+  prefixBytes: Uint8Array;
+  prefix: string;
+  /** False when the record had no prefix TLV (a rule without --nflog-prefix). */
+  hasPrefix: boolean;
+  /** The evidence label, built once. */
+  what: string;
+  packets: number;
+  /** Bytes of the logged datagrams (IPv4 total length; the payload TLV otherwise is not measured). */
+  ipv4Bytes: number;
+  tcp: number;
+  udp: number;
+  icmp: number;
+  otherIpv4: number;
+  ipv6: number;
+  /** Records whose payload was neither (no payload, an unknown family). */
+  other: number;
+  span: Span;
+  sample: EvidenceSample;
+  flows: Float64Array;
+  flowCount: number;
+  otherFlowPackets: number;
+  /** Row of the flow last counted (consecutive packets are often of one flow). */
+  lastFlow: number;
+}
+
+interface Partial {
+  rules: Rule[];
+  /** Packets of rules beyond RULES_MAX. */
+  otherRulePackets: number;
+}
+
+const decoder = new TextDecoder('utf-8');
+
+class NflogRuleLink implements LinkDetector {
+  readonly interest = FrameClass.NFLOG;
+  private readonly rules: Rule[] = [];
+  private last: Rule | null = null;
+  private otherRulePackets = 0;
+
+  onFrame(f: Frame): void {
+    let r = this.last;
+    if (r === null || !sameRule(r, f)) {
+      r = this.find(f);
+      if (r === null) {
+        this.otherRulePackets++;
+        return;
+      }
+      this.last = r;
+    }
+    r.packets++;
+    r.span.add(f);
+    const layers = f.layers;
+    if ((layers & Layer.IPV4) !== 0) {
+      r.ipv4Bytes += f.ipLen;
+      const proto = f.ipProto;
+      if (proto === IpProto.TCP) r.tcp++;
+      else if (proto === IpProto.UDP) r.udp++;
+      else if (proto === IpProto.ICMP) r.icmp++;
+      else r.otherIpv4++;
+      const dport = (layers & (Layer.TCP | Layer.UDP)) !== 0 ? f.dstPort : (layers & Layer.ICMP) !== 0 ? f.icmpType : 0;
+      countFlow(r, proto, f.ipSrc, f.ipDst, dport, f.frameNo);
+      sampleFrame(r.sample, f, r.what, true, (layers & (Layer.TCP | Layer.UDP)) !== 0);
+    } else {
+      if ((layers & Layer.IPV6) !== 0) r.ipv6++;
+      else r.other++;
+      sampleFrame(r.sample, f, r.what);
+    }
+  }
+
+  /** The frame's rule among those met, or a new one; null beyond RULES_MAX. */
+  private find(f: Frame): Rule | null {
+    for (const r of this.rules) if (sameRule(r, f)) return r;
+    if (this.rules.length >= RULES_MAX) return null;
+    const hasPrefix = f.nflogPrefixOff >= 0;
+    const prefixBytes = hasPrefix ? f.buf.slice(f.nflogPrefixOff, f.nflogPrefixOff + f.nflogPrefixLen) : new Uint8Array(0);
+    const prefix = decoder.decode(prefixBytes);
+    const r: Rule = {
+      group: f.nflogGroup,
+      prefixBytes,
+      prefix,
+      hasPrefix,
+      what: `logged to NFLOG group ${f.nflogGroup}` + (hasPrefix ? ` with prefix ${JSON.stringify(prefix)}` : ' without a prefix'),
+      packets: 0,
+      ipv4Bytes: 0,
+      tcp: 0,
+      udp: 0,
+      icmp: 0,
+      otherIpv4: 0,
+      ipv6: 0,
+      other: 0,
+      span: new Span(),
+      sample: new EvidenceSample(),
+      flows: new Float64Array(FLOWS_MAX * C.WIDTH),
+      flowCount: 0,
+      otherFlowPackets: 0,
+      lastFlow: -1,
+    };
+    this.rules.push(r);
+    return r;
+  }
+
+  partial(): Partial {
+    return { rules: this.rules, otherRulePackets: this.otherRulePackets };
+  }
+}
+
+/** Whether frame `f` was logged by rule `r`: the same group, and the same prefix byte for byte. */
+function sameRule(r: Rule, f: Frame): boolean {
+  if (r.group !== f.nflogGroup || r.hasPrefix !== f.nflogPrefixOff >= 0) return false;
+  const p = r.prefixBytes;
+  if (p.length !== f.nflogPrefixLen) return false;
+  const b = f.buf;
+  const off = f.nflogPrefixOff;
+  for (let i = 0; i < p.length; i++) if (b[off + i] !== p[i]) return false;
+  return true;
+}
+
+function countFlow(r: Rule, proto: number, src: number, dst: number, dport: number, frame: number): void {
+  const rows = r.flows;
+  let at = r.lastFlow;
+  if (at < 0 || !isFlow(rows, at, proto, src, dst, dport)) {
+    at = -1;
+    for (let i = 0; i < r.flowCount; i++) {
+      if (isFlow(rows, i * C.WIDTH, proto, src, dst, dport)) {
+        at = i * C.WIDTH;
+        break;
+      }
+    }
+    if (at < 0) {
+      if (r.flowCount >= FLOWS_MAX) {
+        r.otherFlowPackets++;
+        return;
+      }
+      at = r.flowCount++ * C.WIDTH;
+      rows[at + C.PROTO] = proto;
+      rows[at + C.SRC] = src;
+      rows[at + C.DST] = dst;
+      rows[at + C.DPORT] = dport;
+      rows[at + C.FIRST_FRAME] = frame;
+    }
+    r.lastFlow = at;
+  }
+  rows[at + C.PACKETS]!++;
+  rows[at + C.LAST_FRAME] = frame;
+}
+
+function isFlow(rows: Float64Array, at: number, proto: number, src: number, dst: number, dport: number): boolean {
+  return rows[at + C.PROTO] === proto && rows[at + C.SRC] === src && rows[at + C.DST] === dst && rows[at + C.DPORT] === dport;
+}
+
+const PROTO_NAMES: Readonly<Record<number, string>> = { [IpProto.TCP]: 'tcp', [IpProto.UDP]: 'udp', [IpProto.ICMP]: 'icmp' };
+
+interface TopFlow {
+  proto: string;
+  src: string;
+  dst: string;
+  /** Destination port (TCP, UDP), or the ICMP type; null for other protocols. */
+  dstPort: number | null;
+  icmpType: number | null;
+  packets: number;
+  firstFrame: number;
+  lastFrame: number;
+}
+
+function topFlows(r: Rule): TopFlow[] {
+  const rows = r.flows;
+  const order = Array.from({ length: r.flowCount }, (_, i) => i * C.WIDTH);
+  // Most packets first; ties by the first frame, so the order does not depend on anything else.
+  order.sort((a, b) => rows[b + C.PACKETS]! - rows[a + C.PACKETS]! || rows[a + C.FIRST_FRAME]! - rows[b + C.FIRST_FRAME]!);
+  return order.slice(0, TOP_FLOWS).map((at) => {
+    const proto = rows[at + C.PROTO]!;
+    const ported = proto === IpProto.TCP || proto === IpProto.UDP;
+    return {
+      proto: PROTO_NAMES[proto] ?? `ip-proto-${proto}`,
+      src: formatIpv4(rows[at + C.SRC]!),
+      dst: formatIpv4(rows[at + C.DST]!),
+      dstPort: ported ? rows[at + C.DPORT]! : null,
+      icmpType: proto === IpProto.ICMP ? rows[at + C.DPORT]! : null,
+      packets: rows[at + C.PACKETS]!,
+      firstFrame: rows[at + C.FIRST_FRAME]!,
+      lastFrame: rows[at + C.LAST_FRAME]!,
+    };
+  });
+}
+
+function flowText(t: TopFlow): string {
+  const dst = t.dstPort !== null ? `${t.dst}:${t.dstPort}/${t.proto}` : t.icmpType !== null ? `${t.dst} (ICMP type ${t.icmpType})` : `${t.dst} (${t.proto})`;
+  return `${t.src} → ${dst} (${plural(t.packets, 'packet')}, frames ${t.firstFrame}-${t.lastFrame})`;
+}
+
+function ruleName(r: Rule): string {
+  return r.hasPrefix ? `prefix ${JSON.stringify(r.prefix)}, group ${r.group}` : `group ${r.group}, no prefix`;
+}
+
+function protocolText(r: Rule): string {
+  const parts: string[] = [];
+  const add = (n: number, name: string): void => {
+    if (n > 0) parts.push(`${n} ${name}`);
+  };
+  add(r.tcp, 'TCP');
+  add(r.udp, 'UDP');
+  add(r.icmp, 'ICMP');
+  add(r.otherIpv4, 'other IPv4');
+  add(r.ipv6, 'IPv6');
+  add(r.other, 'without an IP packet');
+  return parts.join(', ');
+}
+
+/** Wireshark's display filter for the rule's packets. */
+function displayFilter(r: Rule): string {
+  return r.hasPrefix ? `nflog.res_id == ${r.group} && nflog.prefix == ${JSON.stringify(r.prefix)}` : `nflog.res_id == ${r.group} && !nflog.prefix`;
+}
+
+function explanation(r: Rule, otherRulePackets: number): string {
+  const rule = r.hasPrefix
+    ? `The rule that logs with prefix ${JSON.stringify(r.prefix)} to group ${r.group} (iptables \`-j NFLOG --nflog-group ${r.group} --nflog-prefix ${JSON.stringify(r.prefix)}\`, nftables \`log group ${r.group} prefix ${JSON.stringify(r.prefix)}\`)`
+    : `A rule that logs to group ${r.group} without a prefix (iptables \`-j NFLOG --nflog-group ${r.group}\`, nftables \`log group ${r.group}\`)`;
+  return (
+    `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG): it holds the packets that logging rules handed to the kernel's nfnetlink_log, each tagged with the rule's group and prefix, and nothing else. ` +
+    `${rule} logged ${plural(r.packets, 'packet')} here. ` +
+    'A logging rule does not decide the packet\'s fate: the rule after it does (often a DROP or REJECT with the same match), so these are the packets that reached that point of the ruleset. ' +
+    'The other findings of this report read only the logged packets: a connection whose other direction no rule logged looks one-way here though it is not on the wire.' +
+    (otherRulePackets > 0 ? ` More than ${RULES_MAX} distinct rules logged; ${plural(otherRulePackets, 'packet')} of the others are not reported per rule.` : '')
+  );
+}
+
+function remediation(r: Rule): string {
+  const find = r.hasPrefix
+    ? `\`iptables-save | grep -F -- '--nflog-prefix' | grep -F -- '${shellQuoteInner(r.prefix)}'\` (and \`ip6tables-save\`), or \`nft -a list ruleset | grep -F -- 'prefix ${shellQuoteInner(JSON.stringify(r.prefix))}'\``
+    : `\`iptables-save | grep -F -- '--nflog-group ${r.group}'\`, or \`nft -a list ruleset | grep -F -- 'log group ${r.group}'\``;
+  return (
+    `Find the rule with ${find}, and read the rule that follows it. ` +
+    `In Wireshark, \`${displayFilter(r)}\` shows these packets. ` +
+    'If the packets listed are traffic that should pass, allow it before that rule; if the rule logs INVALID conntrack state, see whether conntrack misses one direction of those connections (asymmetric routing, a direct-routing load balancer).'
+  );
+}
+
+/** Text for inside single quotes in a shell: a quote closes, escapes and reopens. */
+function shellQuoteInner(s: string): string {
+  return s.replace(/'/g, `'\\''`);
+}
+
+export const nflogRuleDetector: Detector = {
+  name: ID,
+  ids: [ID],
+  scope: 'link',
+  options: [],
+  createLink(): LinkDetector {
+    return new NflogRuleLink();
+  },
+  reduce(partials): Finding[] {
+    const parts = partials as Partial[];
+    const otherRulePackets = parts.reduce((n, p) => n + p.otherRulePackets, 0);
+    const rules = parts.flatMap((p) => p.rules);
+    rules.sort((a, b) => a.group - b.group || (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0) || Number(a.hasPrefix) - Number(b.hasPrefix));
+    return rules.map((r) => {
+      const top = topFlows(r);
+      const summary =
+        `${plural(r.packets, 'packet')} logged by the rule with ${ruleName(r)}: ${protocolText(r)}` + (top.length > 0 ? `; most: ${flowText(top[0]!)}` : '');
+      return makeFinding({
+        id: ID,
+        severity: 'info',
+        subject: `NFLOG ${ruleName(r)}`,
+        summary,
+        count: r.packets,
+        first: r.span.first(),
+        last: r.span.last(),
+        evidence: r.sample.items,
+        evidenceTotal: r.sample.total,
+        explanation: explanation(r, otherRulePackets),
+        remediation: remediation(r),
+        details: {
+          group: r.group,
+          prefix: r.hasPrefix ? r.prefix : null,
+          packets: r.packets,
+          ipv4Bytes: r.ipv4Bytes,
+          protocols: { tcp: r.tcp, udp: r.udp, icmp: r.icmp, otherIpv4: r.otherIpv4, ipv6: r.ipv6, other: r.other },
+          firstFrame: r.span.firstFrame,
+          lastFrame: r.span.lastFrame,
+          flows: r.flowCount,
+          flowsCapped: r.flowCount >= FLOWS_MAX,
+          packetsInUncountedFlows: r.otherFlowPackets,
+          topFlows: top,
+          displayFilter: displayFilter(r),
+          otherRulePackets,
+        },
+      });
+    });
+  },
+};
