@@ -14,7 +14,8 @@
  *
  * PCAPSCAN_SPILL_BYTES sets the chunk (bytes of rows held in memory before a write; default
  * 1 MiB); 0 keeps every row in memory. Where TMPDIR is a tmpfs, the files take RAM after all:
- * a PCAPSCAN_SPILL warning says so once a thread has written TMPFS_WARN_BYTES of them.
+ * a PCAPSCAN_SPILL warning says so once a thread has written TMPFS_WARN_BYTES of them (printed
+ * once per process).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -149,9 +150,30 @@ export class TmpfsWatch {
 /** One per thread: each flow shard spills its own rows, the report its batches. */
 const spillWatch = new TmpfsWatch();
 
+/**
+ * Set by the first thread of the process that prints the tmpfs warning, so that it is printed
+ * once, not once per shard. The shard workers share the main thread's (shareTmpfsWarned).
+ */
+let tmpfsWarned = new Int32Array(new SharedArrayBuffer(4));
+
+/** The flag to hand to a worker thread. */
+export function tmpfsWarnedFlag(): SharedArrayBuffer {
+  return tmpfsWarned.buffer as SharedArrayBuffer;
+}
+
+/** In a worker thread: takes the main thread's flag. */
+export function shareTmpfsWarned(flag: SharedArrayBuffer): void {
+  tmpfsWarned = new Int32Array(flag);
+}
+
+/** True for the first caller in the process (across the threads sharing the flag), false after. */
+export function claimTmpfsWarning(): boolean {
+  return Atomics.compareExchange(tmpfsWarned, 0, 0, 1) === 0;
+}
+
 function noteSpilled(bytes: number): void {
   const warning = spillWatch.add(bytes);
-  if (warning !== null) process.emitWarning(warning, { code: 'PCAPSCAN_SPILL' });
+  if (warning !== null && claimTmpfsWarning()) process.emitWarning(warning, { code: 'PCAPSCAN_SPILL' });
 }
 
 function spillErrorText(err: unknown): string {

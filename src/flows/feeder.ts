@@ -15,6 +15,7 @@ import { randomInt } from 'node:crypto';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Frame } from '../decode/frame.js';
+import { tmpfsWarnedFlag } from '../detectors/spill-rows.js';
 import { workerFile } from '../workers.js';
 import type { TrackerOptions } from './options.js';
 import { BATCH_RECORDS, packFrame, R, RECORD_WORDS } from './record.js';
@@ -114,7 +115,7 @@ export class FlowFeeder {
     const pool = shardPool(threads);
     for (let i = 0; i < threads; i++) {
       const { port1, port2 } = new MessageChannel();
-      const task: ShardTask = { index: i, port: port2, settings, exportFlows: opts.exportSink !== null };
+      const task: ShardTask = { index: i, port: port2, settings, exportFlows: opts.exportSink !== null, tmpfsWarned: tmpfsWarnedFlag() };
       let settle: { resolve: (r: ShardResult) => void; reject: (e: unknown) => void } | null = null;
       const result = new Promise<ShardResult>((resolve, reject) => {
         settle = { resolve, reject };

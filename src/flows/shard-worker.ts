@@ -7,6 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { Shard, type ShardResult, type ShardSettings } from './shard.js';
 import { makeShardObservers, releaseFlowPartials } from '../detectors/registry.js';
+import { shareTmpfsWarned } from '../detectors/spill-rows.js';
 
 export interface ShardTask {
   /** Which of the capture's shards this is (0-based). */
@@ -14,6 +15,8 @@ export interface ShardTask {
   port: MessagePort;
   settings: ShardSettings;
   exportFlows: boolean;
+  /** The process's "tmpfs warning printed" flag (see spill-rows.ts). */
+  tmpfsWarned: SharedArrayBuffer;
 }
 
 /** 'abandon': the capture was given up; the shard answers 'done' with a result to release, not to report. */
@@ -23,6 +26,7 @@ export type FromShard = { t: 'ack'; buf: ArrayBuffer } | { t: 'flows'; text: str
 
 export default function runShard(task: ShardTask): Promise<void> {
   const { port } = task;
+  shareTmpfsWarned(task.tmpfsWarned);
   const shard = new Shard(task.settings, task.exportFlows ? (text) => port.postMessage({ t: 'flows', text } satisfies FromShard) : null, makeShardObservers);
   return new Promise((resolve, reject) => {
     port.on('message', (msg: ToShard) => {

@@ -4,8 +4,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bucketRows, BucketedRows, closeSpill, forEachRowChunk, SpillRows, TmpfsWatch, tmpfsWarning, TMPFS_WARN_BYTES, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
+import { bucketRows, BucketedRows, claimTmpfsWarning, closeSpill, forEachRowChunk, SpillRows, TmpfsWatch, tmpfsWarning, TMPFS_WARN_BYTES, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
 
 const WIDTH = 3;
 
@@ -174,6 +176,27 @@ describe('tmpfsWarning', () => {
     );
     expect(tmpfsWarning(TMPFS_WARN_BYTES - 1, '/dev/shm')).toBeNull();
     expect(tmpfsWarning(5e6, '/dev/shm', 4e6)).toMatch(/^5 MB of detector rows went to \/dev\/shm/);
+  });
+
+  it('is printed by one thread of the process: a worker that shares the flag finds it taken', async () => {
+    // The shard workers run the compiled module (dist/), as piscina loads it; so does this one.
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const module = pathToFileURL(path.resolve('dist/src/detectors/spill-rows.js')).href;
+    const inWorker = (): Promise<boolean> =>
+      new Promise((resolve, reject) => {
+        const w = new Worker(
+          `const { workerData, parentPort } = require('node:worker_threads');
+           import(workerData.module).then((m) => { m.shareTmpfsWarned(workerData.flag); parentPort.postMessage(m.claimTmpfsWarning()); });`,
+          { eval: true, workerData: { module, flag: flag.buffer } },
+        );
+        w.once('message', (claimed: boolean) => void w.terminate().then(() => resolve(claimed)));
+        w.once('error', reject);
+      });
+    expect(await inWorker(), 'the first worker').toBe(true);
+    expect(await inWorker(), 'a second worker').toBe(false);
+    expect(Atomics.load(flag, 0)).toBe(1);
+    // This thread's own flag (the main thread's in pcapscan) is another one: claimed once here.
+    expect([claimTmpfsWarning(), claimTmpfsWarning()]).toEqual([true, false]);
   });
 
   it('says nothing for a directory on disk, or one that does not exist', () => {
