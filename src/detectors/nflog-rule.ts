@@ -255,7 +255,19 @@ function displayFilter(r: Rule): string {
   return r.hasPrefix ? `nflog.res_id == ${r.group} && nflog.prefix == ${JSON.stringify(r.prefix)}` : `nflog.res_id == ${r.group} && !nflog.prefix`;
 }
 
+/** Conntrack's own log of what it calls INVALID or ignores (nf_conntrack_log_invalid), not a rule's. */
+function isConntrackLog(r: Rule): boolean {
+  return r.hasPrefix && r.prefix.startsWith('nf_ct_');
+}
+
 function explanation(r: Rule, otherRulePackets: number): string {
+  if (isConntrackLog(r)) {
+    return (
+      `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG). These ${plural(r.packets, 'packet')} are not a rule's: conntrack itself logged them with its reason, ${JSON.stringify(r.prefix)}, because \`net.netfilter.nf_conntrack_log_invalid\` is set and the namespace's netfilter logger is nfnetlink_log (\`/proc/sys/net/netfilter/nf_log/2\`). ` +
+      'Conntrack logs the packets it calls INVALID (a rule set that drops INVALID drops them) and those it lets through without updating its state (ignored: an old retransmission, an out-of-order handshake packet). ' +
+      'A packet logged by conntrack and by a rule is in the capture twice, and the other findings count it twice.'
+    );
+  }
   const rule = r.hasPrefix
     ? `The rule that logs with prefix ${JSON.stringify(r.prefix)} to group ${r.group} (iptables \`-j NFLOG --nflog-group ${r.group} --nflog-prefix ${JSON.stringify(r.prefix)}\`, nftables \`log group ${r.group} prefix ${JSON.stringify(r.prefix)}\`)`
     : `A rule that logs to group ${r.group} without a prefix (iptables \`-j NFLOG --nflog-group ${r.group}\`, nftables \`log group ${r.group}\`)`;
@@ -263,12 +275,18 @@ function explanation(r: Rule, otherRulePackets: number): string {
     `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG): it holds the packets that logging rules handed to the kernel's nfnetlink_log, each tagged with the rule's group and prefix, and nothing else. ` +
     `${rule} logged ${plural(r.packets, 'packet')} here. ` +
     'A logging rule does not decide the packet\'s fate: the rule after it does (often a DROP or REJECT with the same match), so these are the packets that reached that point of the ruleset. ' +
-    'The other findings of this report read only the logged packets: a connection whose other direction no rule logged looks one-way here though it is not on the wire.' +
+    'The other findings of this report read only the logged packets: a connection whose other direction no rule logged looks one-way here though it is not on the wire, and a packet that several rules logged is in the capture, and counted, once per rule.' +
     (otherRulePackets > 0 ? ` More than ${RULES_MAX} distinct rules logged; ${plural(otherRulePackets, 'packet')} of the others are not reported per rule.` : '')
   );
 }
 
 function remediation(r: Rule): string {
+  if (isConntrackLog(r)) {
+    return (
+      `In Wireshark, \`${displayFilter(r)}\` shows these packets. ` +
+      'For packets conntrack calls INVALID, see ct.invalid in this report; to stop the logging, `sysctl -w net.netfilter.nf_conntrack_log_invalid=0`.'
+    );
+  }
   const find = r.hasPrefix
     ? `\`iptables-save | grep -F -- '--nflog-prefix' | grep -F -- '${shellQuoteInner(r.prefix)}'\` (and \`ip6tables-save\`), or \`nft -a list ruleset | grep -F -- 'prefix ${shellQuoteInner(JSON.stringify(r.prefix))}'\``
     : `\`iptables-save | grep -F -- '--nflog-group ${r.group}'\`, or \`nft -a list ruleset | grep -F -- 'log group ${r.group}'\``;
@@ -299,8 +317,8 @@ export const nflogRuleDetector: Detector = {
     rules.sort((a, b) => a.group - b.group || (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0) || Number(a.hasPrefix) - Number(b.hasPrefix));
     return rules.map((r) => {
       const top = topFlows(r);
-      const summary =
-        `${plural(r.packets, 'packet')} logged by the rule with ${ruleName(r)}: ${protocolText(r)}` + (top.length > 0 ? `; most: ${flowText(top[0]!)}` : '');
+      const by = isConntrackLog(r) ? `logged by conntrack itself (${ruleName(r)})` : `logged by the rule with ${ruleName(r)}`;
+      const summary = `${plural(r.packets, 'packet')} ${by}: ${protocolText(r)}` + (top.length > 0 ? `; most: ${flowText(top[0]!)}` : '');
       return makeFinding({
         id: ID,
         severity: 'info',

@@ -145,7 +145,29 @@ describe('fw.nflog_rule', () => {
     expect([details(busy!).flows, details(busy!).flowsCapped, details(busy!).packetsInUncountedFlows]).toEqual([64, true, 36]);
   });
 
-  it('says nothing about a capture that is not a netfilter log', async () => {
+  it("tells conntrack's own messages (nf_conntrack_log_invalid) from a rule's", async () => {
+    // captures/conntrack-log.nflog.pcap, group 0: 11 messages (GROUND_TRUTH.md §10, from tshark).
+    const report = await reportOf(path.join(CAPTURES, 'conntrack-log.nflog.pcap'));
+    const found = report.findings.filter((f) => f.id === ID);
+    const conntrack = found.filter((f) => details(f).group === 0);
+    expect(conntrack.map((f) => f.count).reduce((a, b) => a + b, 0)).toBe(11);
+    expect(conntrack.find((f) => details(f).prefix === 'nf_ct_proto_6: invalid new ')!.count).toBe(5);
+    for (const f of conntrack) {
+      expect(f.summary).toContain('logged by conntrack itself');
+      expect(f.explanation).toContain('nf_conntrack_log_invalid');
+      expect(f.remediation).toContain('nf_conntrack_log_invalid=0');
+    }
+    const rules = found.filter((f) => details(f).group === 6);
+    expect(rules.map((f) => [details(f).prefix, f.count])).toEqual([
+      ['ESTABLISHED', 590],
+      ['INVALID', 9],
+      ['NEW', 23],
+      ['RELATED', 3],
+    ]);
+    for (const f of rules) expect(f.summary).toContain('logged by the rule with prefix');
+  });
+
+    it('says nothing about a capture that is not a netfilter log', async () => {
     const report = await reportOf(path.join(CAPTURES, 'conntrack-verdicts.pcap'));
     expect(report.findings.filter((f) => f.id === ID)).toEqual([]);
   });
