@@ -20,6 +20,7 @@ describe('pcapscan check captures/ (the project sample captures against their re
         'arp-ip-moves.pcapng',
         'conntrack-verdicts.pcap',
         'conntrack-verdicts.nflog.pcap',
+        'conntrack-log.nflog.pcap',
       ]),
     );
   });

@@ -64,6 +64,15 @@
 #
 # Segmentation offloads are off on every interface: each packet is wire-sized.
 #
+# With CT_LAB_VARIANT=log (07-conntrack-log.sh runs it so), the same traffic
+# is recorded again with the router's nf_conntrack_log_invalid=6 and its
+# netfilter logger set to nfnetlink_log: conntrack then logs every TCP packet
+# it finds INVALID or IGNORES (window checks, its table's ignore cases) with
+# the reason, to NFLOG group 0. The NFLOG capture takes groups 0 and 6 in one
+# file, in the kernel's order: a packet's log message (group 0, logged while
+# conntrack classifies it) just before its verdict (group 6). Published as
+# captures/conntrack-log.nflog.pcap alone.
+#
 # Output: captures/conntrack-verdicts.pcap (the client-side capture),
 #         captures/conntrack-verdicts.nflog.pcap (the kernel's verdicts),
 #         captures/conntrack-verdicts.kernel.tsv (one line per logged packet),
@@ -73,7 +82,12 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-lab_init s6 06-conntrack-verdicts
+VARIANT=${CT_LAB_VARIANT:-verdicts}
+case $VARIANT in
+verdicts) lab_init s6 06-conntrack-verdicts ;;
+log) lab_init s7 07-conntrack-log ;;
+*) echo "CT_LAB_VARIANT must be verdicts or log, not $VARIANT" >&2; exit 2 ;;
+esac
 lab_require tcpdump:tcpdump ping:iputils-ping iptables:iptables ethtool:ethtool conntrack:conntrack
 
 CLI_IP=10.6.1.2 SRV_IP=10.6.2.2
@@ -96,6 +110,12 @@ for ni in cli:eth0 fw:eth0 fw:eth1 srv:eth0; do
         nsx "${ni%%:*}" ethtool -K "${ni#*:}" tso off gso off gro off >/dev/null
 done
 nsx fw sysctl -qw net.ipv4.ip_forward=1
+if [[ $VARIANT == log ]]; then
+    # Conntrack logs the TCP packets it calls INVALID or ignores, through this
+    # namespace's IPv4 logger: nfnetlink_log, group 0.
+    nsx fw sysctl -qw net.netfilter.nf_conntrack_log_invalid=6
+    nsx fw sh -c 'echo nfnetlink_log >/proc/sys/net/netfilter/nf_log/2'
+fi
 nsx cli ip route add 10.6.2.0/24 via 10.6.1.1
 nsx srv ip route add 10.6.1.0/24 via 10.6.2.1
 # Static neighbours: no ARP in the middle of the traffic.
@@ -142,7 +162,11 @@ bg_start idle srv python3 "$LAB_TOOL" tcp-server --port 8092 --read-request --du
 sleep 1
 
 capture_start wire fw eth0 pcap-ns
-capture_start verdicts fw nflog:6 pcap
+if [[ $VARIANT == log ]]; then
+    capture_start verdicts fw nflog:0,6 pcap
+else
+    capture_start verdicts fw nflog:6 pcap
+fi
 
 {
     echo "## ping"
@@ -249,11 +273,20 @@ capture_stop verdicts
 
 # Every packet must be in both captures, once.
 wire_ip=$(tsk -r "$(capture_file wire)" -Y ip | wc -l)
-logged=$(tsk -r "$(capture_file verdicts)" | wc -l)
+logged=$(tsk -r "$(capture_file verdicts)" -Y 'nflog.res_id == 6' | wc -l)
 log "client-side capture: $wire_ip IPv4 packets; NFLOG: $logged verdicts"
 ((wire_ip == logged)) || die "the two captures disagree: $wire_ip IPv4 packets against $logged verdicts"
-if tsk -r "$(capture_file verdicts)" -T fields -e nflog.prefix | grep -qx OTHER; then
+if tsk -r "$(capture_file verdicts)" -Y 'nflog.res_id == 6' -T fields -e nflog.prefix | grep -qx OTHER; then
     die "a packet matched no --ctstate (prefix OTHER)"
+fi
+
+if [[ $VARIANT == log ]]; then
+    log "conntrack's messages (group 0):"
+    tsk -r "$(capture_file verdicts)" -Y 'nflog.res_id == 0' -T fields -e nflog.prefix |
+        sed -E 's/[0-9]{4,}/N/g' | sort | uniq -c >&2
+    capture_publish verdicts conntrack-log.nflog.pcap
+    lab_done
+    exit 0
 fi
 
 capture_publish wire conntrack-verdicts.pcap

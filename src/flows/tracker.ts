@@ -118,6 +118,12 @@ export class FlowTracker {
   now = -Infinity;
   /** Why the current packet is INVALID (an InvalidReason), for observers. */
   invalidReason: number = InvalidReason.NONE;
+  /**
+   * 1 when conntrack accepted the current TCP packet without acting on it (IGNORE: its table's
+   * ignore cases, or a window check that lets the packet pass), which its verdict does not show;
+   * what nf_conntrack_log_invalid logs as "ignored". For tests against the kernel's log.
+   */
+  conntrackIgnored = 0;
   private nextSweepTime = -Infinity;
   private packetsSinceSweep = 0;
   private evictHand = 0;
@@ -167,6 +173,7 @@ export class FlowTracker {
     if (++this.packetsSinceSweep >= 65536 && this.now >= this.nextSweepTime) this.maybeSweep();
 
     this.invalidReason = InvalidReason.NONE;
+    this.conntrackIgnored = 0;
     if (kind === Kind.ICMP_OTHER) {
       // Types conntrack cannot track (and errors whose quote we could not read): INVALID, no flow.
       this.invalidReason = InvalidReason.ICMP_UNTRACKABLE;
@@ -436,6 +443,8 @@ export class FlowTracker {
         this.endEntry(s, Math.floor(this.pktTime));
         return ctinfo;
       default:
+        // ACCEPT or IGNORE: either way the core marks a reply seen (nf_conntrack_in).
+        if (res === CtResult.IGNORE) this.conntrackIgnored = 1;
         if (dir === 1) u8[c + B.CT_STATUS] |= CtStatus.SEEN_REPLY;
         if ((status & CtStatus.ASSURED) === 0 && (u8[c + B.CT_STATUS] & CtStatus.ASSURED) !== 0) this.noteAssured();
         return ctinfo;
