@@ -56,7 +56,7 @@ export async function closeShardPool(): Promise<void> {
 export interface FeederOptions {
   /** Flow shards. */
   threads: number;
-  /** Track on this (the reader's) thread, record by record: one shard only. */
+  /** Track on this (the reader's) thread, a batch at a time: one shard only. */
   inline: boolean;
   tracker: TrackerOptions;
   observers: unknown;
@@ -186,8 +186,19 @@ export class FlowFeeder {
     if (this.ended) throw new Error('flow feeder: the capture was already ended');
     this.ended = true;
     if (this.local) {
-      this.trackLocal();
-      return [this.local.finish(captureEnd)];
+      try {
+        this.trackLocal();
+        return [this.local.finish(captureEnd)];
+      } catch (err) {
+        // The last records or the end of the capture failed: let go of what the shard holds
+        // (its detectors' files), as abort does, and report the failure.
+        try {
+          this.release(this.local.abandon());
+        } catch {
+          // The first failure is the one to report.
+        }
+        throw err;
+      }
     }
     for (const r of this.remotes) if (r.count > 0) this.send(r);
     const settled = await this.endShards({ t: 'end', captureEnd });

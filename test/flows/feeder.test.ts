@@ -184,6 +184,44 @@ describe('FlowFeeder when something fails', () => {
     await feeder.abort();
   });
 
+  it('inline, when tracking the last records fails at the end of the capture, the shard’s files close', async () => {
+    expect(openRowFiles()).toBe(0);
+    const discarded: Array<{ fds: number[]; closedAfter: number[] }> = [];
+    // 4,200 records: a full batch tracked while the capture is read, the last 104 at finish,
+    // where the 4,150th makes a detector fail.
+    let packets = 0;
+    const feeder = new FlowFeeder({
+      threads: 1,
+      inline: true,
+      tracker: { ...defaultTrackerOptions(), exportFlows: false },
+      observers: { options: resolveOptions(ALL_OPTIONS, {}, {}) } satisfies ObserverSettings,
+      makeObservers: (settings) => {
+        const observers = makeShardObservers(settings);
+        observers.set('failing', {
+          packets: 'all',
+          onPacket: () => {
+            if (++packets === 4150) throw new Error('a detector failed on purpose');
+          },
+          onFlowEnd: () => {},
+          partial: () => null,
+        });
+        return observers;
+      },
+      exportSink: null,
+      discard: (r: ShardResult) => {
+        const parts = r.observers[SYN_RECV] as { intervals: SpilledRowsPart; syns: SpilledRowsPart };
+        discarded.push({ fds: [parts.intervals.fd, parts.syns.fd].filter((fd) => fd >= 0), closedAfter: [] });
+        releaseFlowPartials([r.observers]);
+      },
+    });
+    expect(await feedCapture(feeder, reopenedAttempts(2100))).toBe(4200);
+    expect(packets).toBe(4096);
+    await expect(feeder.finish(1e10)).rejects.toThrow('a detector failed on purpose');
+    expect(discarded).toHaveLength(1);
+    expect(discarded[0]!.fds.length).toBeGreaterThan(0);
+    expect(openRowFiles()).toBe(0);
+  });
+
   it('after a failed capture, the same shard workers analyze the next one', async () => {
     const failed = makeFeeder(2, [], FAILING_WORKER);
     await feedCapture(failed, SYN_FLOOD);
