@@ -90,9 +90,14 @@ export class Frame extends CaptureRecord {
   // NFLOG (valid with Layer.NFLOG).
   /** The log group (--nflog-group) the rule logged to. */
   nflogGroup = 0;
-  /** Where the rule's log prefix (--nflog-prefix) starts in `buf`, and its bytes (no NUL); -1 and 0 without one. */
+  /**
+   * Where the rule's log prefix (--nflog-prefix) starts in `buf`, and its bytes (no NUL); -1 and 0
+   * without a prefix TLV. Linux always sends one, empty for a rule without a prefix.
+   */
   nflogPrefixOff = -1;
   nflogPrefixLen = 0;
+  /** 1 when the snap length cut the prefix: only its first nflogPrefixLen bytes were captured. */
+  nflogPrefixCut = 0;
 
   // 802.2 LLC / SNAP.
   llcDsap = 0;

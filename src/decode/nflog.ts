@@ -36,6 +36,11 @@ const AF_INET6 = 10;
 
 export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): void {
   f.layers |= Layer.RAW_IP;
+  // Valid with Layer.NFLOG only, but no earlier record's values are left behind either way.
+  f.nflogGroup = 0;
+  f.nflogPrefixOff = -1;
+  f.nflogPrefixLen = 0;
+  f.nflogPrefixCut = 0;
   if (end - off < HEADER_BYTES) {
     f.noteTruncated(Ev.NFLOG_TRUNCATED);
     return;
@@ -44,8 +49,6 @@ export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): 
   f.layers |= Layer.NFLOG;
   // The resource id, in network byte order whatever the machine's.
   f.nflogGroup = u16be(b, off + 2);
-  f.nflogPrefixOff = -1;
-  f.nflogPrefixLen = 0;
   let at = off + HEADER_BYTES;
   if (end - at < TLV_HEADER_BYTES) {
     // A header and nothing after it, on the wire too: a record without TLVs.
@@ -64,7 +67,7 @@ export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): 
       f.note(Ev.NFLOG_BAD_TLV);
       return;
     }
-    if (type === NFULA_PREFIX) notePrefix(f, b, at + TLV_HEADER_BYTES, Math.min(end, at + len));
+    if (type === NFULA_PREFIX) notePrefix(f, b, at + TLV_HEADER_BYTES, Math.min(end, at + len), at + len > end);
     else if (type === NFULA_PAYLOAD) {
       // A snap length may cut the datagram: its decoder sees what was captured.
       decodePayload(f, family, b, at + TLV_HEADER_BYTES, Math.min(end, at + len));
@@ -79,12 +82,13 @@ export function decodeNflog(f: Frame, b: Uint8Array, off: number, end: number): 
   else f.note(Ev.NFLOG_NO_PAYLOAD);
 }
 
-/** Keeps where the prefix string lies: up to its NUL, within what was captured. */
-function notePrefix(f: Frame, b: Uint8Array, off: number, end: number): void {
+/** Keeps where the prefix string lies: up to its NUL, within what was captured (`cut`: the TLV goes on past it). */
+function notePrefix(f: Frame, b: Uint8Array, off: number, end: number, cut: boolean): void {
   let n = 0;
   while (off + n < end && b[off + n] !== 0) n++;
   f.nflogPrefixOff = off;
   f.nflogPrefixLen = n;
+  f.nflogPrefixCut = cut && off + n === end ? 1 : 0;
 }
 
 /** True for a plausible NFULA_* attribute type (flag bits aside). */

@@ -122,6 +122,7 @@ const RANGES: Record<string, [number, number | 'wire']> = {
   nflogGroup: U16,
   nflogPrefixOff: [-1, 'wire'], // checked against the captured window below
   nflogPrefixLen: [0, 'wire'],
+  nflogPrefixCut: BIT,
   llcDsap: U8,
   llcSsap: U8,
   llcControl: U16,
@@ -623,7 +624,7 @@ function oracle(g: FrameGen, b: Built): Oracle {
       // Group 6; the prefix TLV's value starts after the 4-byte header and the TLV header, up to a NUL.
       o.layers |= Layer.NFLOG;
       const nul = link.prefix.indexOf(0);
-      Object.assign(f, { nflogGroup: 6, nflogPrefixOff: 8, nflogPrefixLen: nul < 0 ? link.prefix.length : nul });
+      Object.assign(f, { nflogGroup: 6, nflogPrefixOff: 8, nflogPrefixLen: nul < 0 ? link.prefix.length : nul, nflogPrefixCut: 0 });
     }
   }
   // L3 and L4.

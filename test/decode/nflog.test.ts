@@ -87,7 +87,10 @@ describe('NFLOG', () => {
     expect([prefixOf(empty), empty.nflogPrefixOff >= 0]).toEqual(['', true]);
     // A snap length inside the prefix: the bytes captured, no further.
     const cut = decodeCut(record(true), 4 + 4 + 5, { linkType: NFLOG }).f;
-    expect(prefixOf(cut)).toBe('ESTAB');
+    expect([prefixOf(cut), cut.nflogPrefixCut]).toEqual(['ESTAB', 1]);
+    // Cut right after its NUL: whole.
+    const whole = decodeCut(record(true), 4 + 4 + 12, { linkType: NFLOG }).f;
+    expect([prefixOf(whole), whole.nflogPrefixCut]).toEqual(['ESTABLISHED', 0]);
   });
 
   it('reads the group and prefix of every packet of the lab capture as tshark did (captures/conntrack-verdicts.kernel.tsv)', async () => {
