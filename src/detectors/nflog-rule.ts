@@ -44,8 +44,13 @@ interface Rule {
   /** The prefix as the rule wrote it (bytes, for comparing), and as text. */
   prefixBytes: Uint8Array;
   prefix: string;
-  /** False when the record had no prefix TLV (a rule without --nflog-prefix). */
+  /**
+   * False for a rule without a prefix: Linux then sends an empty prefix TLV (iptables-save and
+   * nft print no prefix); a record may also have no prefix TLV at all.
+   */
   hasPrefix: boolean;
+  /** The snap length cut the prefix: `prefix` is its beginning. */
+  prefixCut: boolean;
   /** The evidence label, built once. */
   what: string;
   packets: number;
@@ -101,7 +106,8 @@ class NflogRuleLink implements LinkDetector {
       else if (proto === IpProto.UDP) r.udp++;
       else if (proto === IpProto.ICMP) r.icmp++;
       else r.otherIpv4++;
-      const dport = (layers & (Layer.TCP | Layer.UDP)) !== 0 ? f.dstPort : (layers & Layer.ICMP) !== 0 ? f.icmpType : 0;
+      // -1: not known (a later fragment, a header the snap length cut).
+      const dport = (layers & (Layer.TCP | Layer.UDP)) !== 0 ? f.dstPort : (layers & Layer.ICMP) !== 0 ? f.icmpType : -1;
       countFlow(r, proto, f.ipSrc, f.ipDst, dport, f.frameNo);
       sampleFrame(r.sample, f, r.what, true, (layers & (Layer.TCP | Layer.UDP)) !== 0);
     } else {
@@ -113,17 +119,22 @@ class NflogRuleLink implements LinkDetector {
 
   /** The frame's rule among those met, or a new one; null beyond RULES_MAX. */
   private find(f: Frame): Rule | null {
-    for (const r of this.rules) if (sameRule(r, f)) return r;
-    if (this.rules.length >= RULES_MAX) return null;
-    const hasPrefix = f.nflogPrefixOff >= 0;
-    const prefixBytes = hasPrefix ? f.buf.slice(f.nflogPrefixOff, f.nflogPrefixOff + f.nflogPrefixLen) : new Uint8Array(0);
+    // An index loop: for...of allocates an iterator, and rules alternate packet by packet.
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) if (sameRule(rules[i]!, f)) return rules[i]!;
+    if (rules.length >= RULES_MAX) return null;
+    const prefixTlv = f.nflogPrefixOff >= 0;
+    const prefixBytes = prefixTlv ? f.buf.slice(f.nflogPrefixOff, f.nflogPrefixOff + f.nflogPrefixLen) : new Uint8Array(0);
     const prefix = decoder.decode(prefixBytes);
+    const hasPrefix = prefixBytes.length > 0;
+    const prefixCut = f.nflogPrefixCut === 1;
     const r: Rule = {
       group: f.nflogGroup,
       prefixBytes,
       prefix,
       hasPrefix,
-      what: `logged to NFLOG group ${f.nflogGroup}` + (hasPrefix ? ` with prefix ${JSON.stringify(prefix)}` : ' without a prefix'),
+      prefixCut,
+      what: `logged to NFLOG group ${f.nflogGroup}` + (hasPrefix ? ` with prefix ${JSON.stringify(prefix)}${prefixCut ? ' (cut by the snap length)' : ''}` : ' without a prefix'),
       packets: 0,
       ipv4Bytes: 0,
       tcp: 0,
@@ -150,7 +161,8 @@ class NflogRuleLink implements LinkDetector {
 
 /** Whether frame `f` was logged by rule `r`: the same group, and the same prefix byte for byte. */
 function sameRule(r: Rule, f: Frame): boolean {
-  if (r.group !== f.nflogGroup || r.hasPrefix !== f.nflogPrefixOff >= 0) return false;
+  // No prefix TLV and an empty one (what Linux sends for a rule without a prefix) are one rule.
+  if (r.group !== f.nflogGroup || r.prefixCut !== (f.nflogPrefixCut === 1)) return false;
   const p = r.prefixBytes;
   if (p.length !== f.nflogPrefixLen) return false;
   const b = f.buf;
@@ -213,13 +225,14 @@ function topFlows(r: Rule): TopFlow[] {
   order.sort((a, b) => rows[b + C.PACKETS]! - rows[a + C.PACKETS]! || rows[a + C.FIRST_FRAME]! - rows[b + C.FIRST_FRAME]!);
   return order.slice(0, TOP_FLOWS).map((at) => {
     const proto = rows[at + C.PROTO]!;
-    const ported = proto === IpProto.TCP || proto === IpProto.UDP;
+    const known = rows[at + C.DPORT]! >= 0;
+    const ported = known && (proto === IpProto.TCP || proto === IpProto.UDP);
     return {
       proto: PROTO_NAMES[proto] ?? `ip-proto-${proto}`,
       src: formatIpv4(rows[at + C.SRC]!),
       dst: formatIpv4(rows[at + C.DST]!),
       dstPort: ported ? rows[at + C.DPORT]! : null,
-      icmpType: proto === IpProto.ICMP ? rows[at + C.DPORT]! : null,
+      icmpType: known && proto === IpProto.ICMP ? rows[at + C.DPORT]! : null,
       packets: rows[at + C.PACKETS]!,
       firstFrame: rows[at + C.FIRST_FRAME]!,
       lastFrame: rows[at + C.LAST_FRAME]!,
@@ -233,7 +246,8 @@ function flowText(t: TopFlow): string {
 }
 
 function ruleName(r: Rule): string {
-  return r.hasPrefix ? `prefix ${JSON.stringify(r.prefix)}, group ${r.group}` : `group ${r.group}, no prefix`;
+  if (!r.hasPrefix) return `group ${r.group}, no prefix`;
+  return r.prefixCut ? `prefix ${JSON.stringify(r.prefix)}… (cut by the snap length), group ${r.group}` : `prefix ${JSON.stringify(r.prefix)}, group ${r.group}`;
 }
 
 function protocolText(r: Rule): string {
@@ -250,9 +264,23 @@ function protocolText(r: Rule): string {
   return parts.join(', ');
 }
 
-/** Wireshark's display filter for the rule's packets. */
+/**
+ * Wireshark's display filter for the rule's packets. Wireshark reads the prefix as ASCII: a byte
+ * above 0x7f is U+FFFD there; control bytes are written \xNN.
+ */
 function displayFilter(r: Rule): string {
-  return r.hasPrefix ? `nflog.res_id == ${r.group} && nflog.prefix == ${JSON.stringify(r.prefix)}` : `nflog.res_id == ${r.group} && !nflog.prefix`;
+  const group = `nflog.res_id == ${r.group}`;
+  // A cut prefix has no nflog.prefix field in Wireshark (the TLV runs past the captured bytes).
+  if (r.prefixCut) return `${group} && !nflog.prefix`;
+  if (!r.hasPrefix) return `${group} && (!nflog.prefix || nflog.prefix == "")`;
+  let text = '';
+  for (const byte of r.prefixBytes) {
+    if (byte === 0x22 || byte === 0x5c) text += `\\${String.fromCharCode(byte)}`;
+    else if (byte >= 0x20 && byte < 0x7f) text += String.fromCharCode(byte);
+    else if (byte < 0x80) text += `\\x${byte.toString(16).padStart(2, '0')}`;
+    else text += '\\uFFFD';
+  }
+  return `${group} && nflog.prefix == "${text}"`;
 }
 
 /** Conntrack's own log of what it calls INVALID or ignores (nf_conntrack_log_invalid), not a rule's. */
@@ -274,7 +302,7 @@ function explanation(r: Rule, otherRulePackets: number): string {
   return (
     `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG): it holds the packets that logging rules handed to the kernel's nfnetlink_log, each tagged with the rule's group and prefix, and nothing else. ` +
     `${rule} logged ${plural(r.packets, 'packet')} here. ` +
-    'A logging rule does not decide the packet\'s fate: the rule after it does (often a DROP or REJECT with the same match), so these are the packets that reached that point of the ruleset. ' +
+    'A logging rule does not decide the packet\'s fate: the packet goes on to the next rule that matches it, or the chain\'s policy (with nftables the verdict is often in the same rule, after `log`), so these are the packets that reached that point of the ruleset. ' +
     'The other findings of this report read only the logged packets: a connection whose other direction no rule logged looks one-way here though it is not on the wire, and a packet that several rules logged is in the capture, and counted, once per rule.' +
     (otherRulePackets > 0 ? ` More than ${RULES_MAX} distinct rules logged; ${plural(otherRulePackets, 'packet')} of the others are not reported per rule.` : '')
   );
@@ -287,20 +315,41 @@ function remediation(r: Rule): string {
       'For packets conntrack calls INVALID, see ct.invalid in this report; to stop the logging, `sysctl -w net.netfilter.nf_conntrack_log_invalid=0`.'
     );
   }
-  const find = r.hasPrefix
-    ? `\`iptables-save | grep -F -- '--nflog-prefix' | grep -F -- '${shellQuoteInner(r.prefix)}'\` (and \`ip6tables-save\`), or \`nft -a list ruleset | grep -F -- 'prefix ${shellQuoteInner(JSON.stringify(r.prefix))}'\``
-    : `\`iptables-save | grep -F -- '--nflog-group ${r.group}'\`, or \`nft -a list ruleset | grep -F -- 'log group ${r.group}'\``;
   return (
-    `Find the rule with ${find}, and read the rule that follows it. ` +
-    `In Wireshark, \`${displayFilter(r)}\` shows these packets. ` +
-    'If the packets listed are traffic that should pass, allow it before that rule; if the rule logs INVALID conntrack state, see whether conntrack misses one direction of those connections (asymmetric routing, a direct-routing load balancer).'
+    `Find the rule with \`${iptablesSearch(r)}\` (and \`ip6tables-save\`), or \`${nftSearch(r)}\`, and the verdict the packets meet after it: the next rule that matches them or the chain's policy (with nftables, usually the same rule). ` +
+    `In Wireshark, \`${displayFilter(r)}\` shows these packets.` +
+    (r.prefixCut ? ' The snap length cut the prefix in this capture: search for its beginning, or capture with a larger snap length.' : '') +
+    ' If the packets listed are traffic that should pass, allow it before that rule; if the rule logs INVALID conntrack state, see whether conntrack misses one direction of those connections (asymmetric routing, a direct-routing load balancer).'
   );
 }
 
-/** Text for inside single quotes in a shell: a quote closes, escapes and reopens. */
-function shellQuoteInner(s: string): string {
-  return s.replace(/'/g, `'\\''`);
+/** A shell word holding `s` as is: single quotes, a quote inside closed, escaped and reopened. */
+function shellWord(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * The iptables-save lines of the rule. iptables-save prints a prefix bare when it holds only
+ * letters, digits, '_' and '-', otherwise in double quotes with '"', '\\' and "'" escaped by a
+ * backslash (xtables_save_string); an empty prefix not at all; --nflog-group only when not 0.
+ */
+function iptablesSearch(r: Rule): string {
+  if (r.hasPrefix) {
+    const bare = /^[A-Za-z0-9_-]+$/.test(r.prefix) && !r.prefixCut;
+    if (bare) return `iptables-save | grep -E -- ${shellWord(`--nflog-prefix ${r.prefix}( |$)`)}`;
+    const quoted = `--nflog-prefix "${r.prefix.replace(/["\\']/g, '\\$&')}${r.prefixCut ? '' : '"'}`;
+    return `iptables-save | grep -F -- ${shellWord(quoted)}`;
+  }
+  const withoutPrefix = `iptables-save | grep -F -- '-j NFLOG' | grep -v -F -- '--nflog-prefix'`;
+  return r.group === 0 ? `${withoutPrefix} | grep -v -F -- '--nflog-group'` : `${withoutPrefix} | grep -E -- ${shellWord(`--nflog-group ${r.group}( |$)`)}`;
+}
+
+/** The nft rule: nft prints `log prefix "..."` with the prefix as is, and `log group N` without one. */
+function nftSearch(r: Rule): string {
+  if (r.hasPrefix) return `nft -a list ruleset | grep -F -- ${shellWord(`prefix "${r.prefix}${r.prefixCut ? '' : '"'}`)}`;
+  return `nft -a list ruleset | grep -E -- ${shellWord(`log group ${r.group}( |$)`)}`;
+}
+
 
 export const nflogRuleDetector: Detector = {
   name: ID,
@@ -334,13 +383,14 @@ export const nflogRuleDetector: Detector = {
         details: {
           group: r.group,
           prefix: r.hasPrefix ? r.prefix : null,
+          prefixCut: r.prefixCut,
           packets: r.packets,
           ipv4Bytes: r.ipv4Bytes,
           protocols: { tcp: r.tcp, udp: r.udp, icmp: r.icmp, otherIpv4: r.otherIpv4, ipv6: r.ipv6, other: r.other },
           firstFrame: r.span.firstFrame,
           lastFrame: r.span.lastFrame,
           flows: r.flowCount,
-          flowsCapped: r.flowCount >= FLOWS_MAX,
+          flowsCapped: r.otherFlowPackets > 0,
           packetsInUncountedFlows: r.otherFlowPackets,
           topFlows: top,
           displayFilter: displayFilter(r),

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Finding } from '../../src/report/types.js';
 import { CaptureBuilder } from '../helpers/capture-builder.js';
 import { ipv4, nflogRecord, tcp, udp } from '../helpers/packets.js';
+import { tsharkFields, tsharkVersion } from '../helpers/tshark.js';
 import { findingsOf, frames, reportOf } from './helpers.js';
 
 const ID = 'fw.nflog_rule';
@@ -101,29 +102,53 @@ describe('fw.nflog_rule', () => {
     const drop: number[] = [];
     for (let i = 0; i < 3; i++) drop.push(b.at(i).add(nflogRecord({ group: 5, prefix: "DROP 'in'", littleEndian: i !== 1 }, syn(40000 + i))));
     const otherGroup = b.at(3).add(nflogRecord({ group: 7, prefix: "DROP 'in'" }, syn(40010)));
-    const noPrefix = b.at(4).add(nflogRecord({ group: 5 }, dns));
+    // Linux sends an empty prefix for a rule without one; a record may also have none at all.
+    const noPrefix = [b.at(4).add(nflogRecord({ group: 5, prefix: '' }, dns)), b.at(4.5).add(nflogRecord({ group: 5 }, dns))];
     const longer = b.at(5).add(nflogRecord({ group: 5, prefix: "DROP 'in'x" }, dns));
     const found = await findingsOf(b, ID, {}, 'pcap', NFLOG);
     // In the report's order: by subject.
     expect(found.map((f) => [f.subject, f.count, frames(f)])).toEqual([
-      [`NFLOG group 5, no prefix`, 1, [noPrefix]],
+      [`NFLOG group 5, no prefix`, 2, noPrefix],
       [`NFLOG prefix "DROP 'in'", group 5`, 3, drop],
       [`NFLOG prefix "DROP 'in'", group 7`, 1, [otherGroup]],
       [`NFLOG prefix "DROP 'in'x", group 5`, 1, [longer]],
     ]);
     const [none, dropIn] = found;
     expect(details(none!).prefix).toBeNull();
-    expect(details(none!).displayFilter).toBe('nflog.res_id == 5 && !nflog.prefix');
-    expect(details(none!).topFlows).toEqual([{ proto: 'udp', src: '192.0.2.8', dst: '198.51.100.53', dstPort: 53, icmpType: null, packets: 1, firstFrame: noPrefix, lastFrame: noPrefix }]);
+    expect(details(none!).displayFilter).toBe('nflog.res_id == 5 && (!nflog.prefix || nflog.prefix == "")');
+    expect(details(none!).topFlows).toEqual([{ proto: 'udp', src: '192.0.2.8', dst: '198.51.100.53', dstPort: 53, icmpType: null, packets: 2, firstFrame: noPrefix[0], lastFrame: noPrefix[1] }]);
+    // iptables-save prints neither an empty prefix nor --nflog-group 0; nft prints `log group 5`.
+    expect(none!.remediation).toContain(`iptables-save | grep -F -- '-j NFLOG' | grep -v -F -- '--nflog-prefix' | grep -E -- '--nflog-group 5( |$)'`);
+    expect(none!.remediation).toContain(`nft -a list ruleset | grep -E -- 'log group 5( |$)'`);
     // Three source ports, one flow as the rule sees it: source, destination and its port.
     expect(details(dropIn!).flows).toBe(1);
     expect(details(dropIn!).topFlows[0]).toMatchObject({ proto: 'tcp', src: '192.0.2.7', dst: '198.51.100.1', dstPort: 22, packets: 3 });
     expect(dropIn!.summary).toBe(`3 packets logged by the rule with prefix "DROP 'in'", group 5: 3 TCP; most: 192.0.2.7 → 198.51.100.1:22/tcp (3 packets, frames 1-3)`);
     expect(dropIn!.evidence[0]).toMatchObject({ frame: 1, src: '192.0.2.7:40000', dst: '198.51.100.1:22', what: `logged to NFLOG group 5 with prefix "DROP 'in'"` });
-    // The commands quote the prefix for the shell: a single quote closes, is escaped and reopens.
-    expect(dropIn!.remediation).toContain(`iptables-save | grep -F -- '--nflog-prefix' | grep -F -- 'DROP '\\''in'\\'''`);
+    // iptables-save writes such a prefix in double quotes, with a backslash before ' (and " and \);
+    // nft writes it as is. In the shell word, a single quote closes, is escaped and reopens.
+    expect(dropIn!.remediation).toContain(`iptables-save | grep -F -- '--nflog-prefix "DROP \\'\\''in\\'\\''"'`);
     expect(dropIn!.remediation).toContain(`nft -a list ruleset | grep -F -- 'prefix "DROP '\\''in'\\''"'`);
     expect(dropIn!.explanation).toContain('tcpdump -i nflog:5');
+  });
+
+  it.skipIf(!tsharkVersion() && !process.env.CI)("gives each rule a Wireshark filter that selects exactly its packets (checked with tshark)", async () => {
+    if (!tsharkVersion()) throw new Error('tshark is needed on CI (apt-get install -y tshark)');
+    const b = new CaptureBuilder();
+    const dns = ipv4({ src: '192.0.2.8', dst: '198.51.100.53', proto: 17 }, udp({ sport: 5353, dport: 53 }));
+    // Quotes, a backslash, a byte above 0x7f (UTF-8 é), a control byte, none, a longer one.
+    const prefixes = [`DROP 'in'`, 'a"b\\c', 'bloqué', 'x\u0001y', '', undefined, 'DROP'];
+    prefixes.forEach((prefix, i) => {
+      for (let k = 0; k <= i % 2; k++) b.at(i + k * 0.1).add(nflogRecord({ group: 5, ...(prefix !== undefined ? { prefix } : {}) }, dns));
+    });
+    const file = b.writeTemp('t.pcap', 'pcap', { linkType: NFLOG });
+    const found = (await reportOf(file)).findings.filter((f) => f.id === ID);
+    expect(found).toHaveLength(6);
+    for (const f of found) {
+      const t = await tsharkFields(file, [], { extra: ['-Y', details(f).displayFilter] });
+      expect(t.status, `${details(f).displayFilter}: ${t.stderr}`).toBe(0);
+      expect(t.rows.map((r) => Number(r[0])), details(f).displayFilter).toEqual(frames(f));
+    }
   });
 
   it('keeps at most 256 rules and 64 flows per rule apart, and counts the rest', async () => {

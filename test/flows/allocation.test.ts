@@ -1,6 +1,7 @@
 /**
  * The hot path allocates nothing per packet: neither the reader thread's per-frame work (read,
- * decode, capture statistics, link detectors, packing the flow record) nor the flow tracker.
+ * decode, capture statistics, link detectors, packing the flow record) nor the flow tracker; nor,
+ * for a netfilter log, the reader thread's work there (fw.nflog_rule).
  *
  * bench/alloc.ts counts the bytes with V8's sampling heap profiler on the compiled code (dist/
  * must be built, as `npm test` does). It measures bytes, not time. Each pass also allocates a
@@ -16,6 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCapture, SMALL_FRAMES } from '../../bench/generate.js';
+import { CaptureBuilder } from '../helpers/capture-builder.js';
+import { ipv4, nflogRecord, tcp } from '../helpers/packets.js';
 
 const SHORT = 60_000;
 const LONG = 180_000;
@@ -32,6 +35,22 @@ interface Result {
 let dir = '';
 let short: Result;
 let long: Result;
+let nflogShort: Result;
+let nflogLong: Result;
+
+/**
+ * A netfilter log (LINKTYPE_NFLOG) of `n` packets of a few connections, logged by three rules in
+ * turn: every packet changes rule, as when rules interleave (fw.nflog_rule's lookup).
+ */
+function nflogCapture(file: string, n: number): void {
+  const b = new CaptureBuilder();
+  const prefixes = ['ACCEPT in', 'DROP "out"', 'nf_ct_proto_6: invalid new '];
+  for (let i = 0; i < n; i++) {
+    const packet = ipv4({ src: '10.0.0.1', dst: `10.0.1.${i % 4}`, proto: 6 }, tcp({ sport: 40000 + (i % 8), dport: 443, flags: 0x10, seq: i * 100, ack: 1 }));
+    b.at(i * 1e-4).add(nflogRecord({ group: i % 2, prefix: prefixes[i % 3]! }, packet));
+  }
+  fs.writeFileSync(file, b.pcap({ linkType: 239 }));
+}
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcapscan-alloc-'));
@@ -40,11 +59,13 @@ beforeAll(() => {
     generateCapture(file, { ...STEADY, frames });
     return file;
   });
+  for (const frames of [SHORT / 3, LONG / 3]) nflogCapture(path.join(dir, `nflog-${frames}.pcap`), frames);
+  files.push(path.join(dir, `nflog-${SHORT / 3}.pcap`), path.join(dir, `nflog-${LONG / 3}.pcap`));
   const out = execFileSync(process.execPath, [path.resolve('dist/bench/alloc.js'), ...files], { encoding: 'utf8' });
-  [short, long] = out
+  [short, long, nflogShort, nflogLong] = out
     .split('\n')
     .filter((l) => l.startsWith('RESULT '))
-    .map((l) => JSON.parse(l.slice('RESULT '.length)) as Result) as [Result, Result];
+    .map((l) => JSON.parse(l.slice('RESULT '.length)) as Result) as [Result, Result, Result, Result];
 });
 
 afterAll(() => {
@@ -56,6 +77,12 @@ describe('the hot path allocates nothing per packet', () => {
     expect([short.frames, long.frames]).toEqual([SHORT, LONG]);
     const perFrame = (long.readerBytes - short.readerBytes) / (long.frames - short.frames);
     expect(perFrame, `${short.readerBytes} bytes for ${short.frames} frames, ${long.readerBytes} for ${long.frames}`).toBeLessThan(MAX_BYTES_PER_PACKET);
+  });
+
+  it('on the reader thread, for a netfilter log whose records change rule at every packet', () => {
+    expect([nflogShort.frames, nflogLong.frames]).toEqual([SHORT / 3, LONG / 3]);
+    const perFrame = (nflogLong.readerBytes - nflogShort.readerBytes) / (nflogLong.frames - nflogShort.frames);
+    expect(perFrame, `${nflogShort.readerBytes} bytes for ${nflogShort.frames} frames, ${nflogLong.readerBytes} for ${nflogLong.frames}`).toBeLessThan(MAX_BYTES_PER_PACKET);
   });
 
   it('in the flow tracker', () => {
