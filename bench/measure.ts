@@ -107,8 +107,9 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
   let flows: number | null = null;
   let findings: number | null = null;
 
-  // shard: the records are made before the timed pass.
+  // shard: the records and the shard (its modules loaded) are made before the timed pass.
   const packed = mode === 'shard' ? await packAll(file, events, chunkBytes) : null;
+  const shard = mode === 'shard' ? await makeShard() : null;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   switch (mode) {
@@ -152,14 +153,8 @@ export async function measure(mode: Mode, file: string, chunkBytes = DEFAULT_CHU
     }
     case 'shard': {
       const p = packed!;
-      const { Shard } = await import('../src/flows/shard.js');
-      const { ALL_OPTIONS, makeShardObservers } = await import('../src/detectors/registry.js');
-      const { resolveOptions, trackerOptionsFrom } = await import('../src/options.js');
-      const options = resolveOptions(ALL_OPTIONS, {}, {});
-      const tracker = trackerOptionsFrom(options);
-      const shard = new Shard({ tracker, maxFlows: tracker.maxFlows, observers: { options } }, null, makeShardObservers);
-      for (const b of p.batches) shard.tracker.processBatch(b.records, b.count);
-      flows = shard.finish(p.endTime).tracker.totals.flows;
+      for (const b of p.batches) shard!.tracker.processBatch(b.records, b.count);
+      flows = shard!.finish(p.endTime).tracker.totals.flows;
       frames = p.frames;
       bytesParsed = p.bytesParsed;
       error = p.error;
@@ -234,6 +229,17 @@ class FlowTableHandler extends DecodeHandler {
     }
     this.count = 0;
   }
+}
+
+/** A flow shard with the default options and every flow detector, as analyzeFile makes one. */
+async function makeShard(): Promise<import('../src/flows/shard.js').Shard> {
+  // Loaded only here, so that the other modes do not load the detectors' modules.
+  const { Shard } = await import('../src/flows/shard.js');
+  const { ALL_OPTIONS, makeShardObservers } = await import('../src/detectors/registry.js');
+  const { resolveOptions, trackerOptionsFrom } = await import('../src/options.js');
+  const options = resolveOptions(ALL_OPTIONS, {}, {});
+  const tracker = trackerOptionsFrom(options);
+  return new Shard({ tracker, maxFlows: tracker.maxFlows, observers: { options } }, null, makeShardObservers);
 }
 
 /** A capture's records, decoded and packed in batches, for the shard mode. */

@@ -395,7 +395,8 @@ function printCapture(c: CaptureResult, opts: Options): void {
 /**
  * Where the CPU goes, per frame, against what the pipeline goal allows: at PIPELINE_GOAL_FPS on
  * this machine's cores, all threads together have cores ÷ goal CPU-seconds per frame. CPU time,
- * not wall time, so that the rungs add up whatever the threads overlap.
+ * not wall time, so that a rung counts every thread's work whatever they overlap. The rungs are
+ * cumulative (each adds work to the one before), except the shard alone, which has no reader.
  */
 function printBudget(c: CaptureResult): void {
   const cores = os.availableParallelism();
