@@ -7,7 +7,7 @@
 import { Kind, R } from '../flows/record.js';
 import type { ShardObserver } from '../flows/shard.js';
 import type { FlowTracker } from '../flows/tracker.js';
-import { INVALID_REASON_NAMES, InvalidReason, Verdict } from '../flows/verdict.js';
+import { INVALID_REASON_NAMES, InvalidReason, KERNEL_LOG_MESSAGES, Verdict } from '../flows/verdict.js';
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EVIDENCE_SAMPLE, makeFinding, widenRange, type EvidenceItem } from './finding.js';
@@ -369,13 +369,20 @@ function toFinding(g: Group, restCount: number): Finding {
       ? `${teardown} of them are FINs, RSTs or ICMP errors: connections then never close cleanly (sockets linger in FIN_WAIT/LAST_ACK) and Path MTU discovery breaks. `
       : '') +
     'With an LVS-DR director or any asymmetric routing, conntrack never sees the return path, so entries never become ESTABLISHED and exactly these packets are lost (incident 4).';
+  // What the kernel would log for these TCP packets, by message (see KERNEL_LOG_MESSAGES).
+  const kernelLog: Record<string, number> = {};
+  for (let reason = 0; reason < INVALID_REASON_NAMES.length; reason++) {
+    const messages = KERNEL_LOG_MESSAGES[reason];
+    if (messages !== undefined && r(reason) > 0) kernelLog[messages.map((m) => `nf_ct_proto_6: ${m}`).join(' | ')] = r(reason);
+  }
   const remediation =
     'Accept the packets the one-way box cannot judge before the INVALID drop, as incident 4 does: ' +
     '`iptables -I INPUT -p tcp --tcp-flags SYN,ACK,FIN,RST,URG ACK,FIN -m conntrack --ctstate INVALID -j ACCEPT; ' +
     'iptables -I INPUT -p tcp --tcp-flags SYN,FIN,RST,URG,PSH RST -m conntrack --ctstate INVALID -j ACCEPT; ' +
     'iptables -I INPUT -p icmp --icmp-type destination-unreachable -j ACCEPT`; ' +
     'or do not track this traffic at all (`iptables -t raw -A PREROUTING -d <VIP> -p tcp --dport <port> -j NOTRACK`); ' +
-    '`sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1` only helps with out-of-window packets; and make routing symmetric where you can.';
+    '`sysctl -w net.netfilter.nf_conntrack_tcp_be_liberal=1` only helps with out-of-window packets; and make routing symmetric where you can.' +
+    kernelLogHint(kernelLog);
   return makeFinding({
     id: ID,
     // Dropped FINs, RSTs and ICMP errors break connections that were working. A SYN+ACK without
@@ -391,8 +398,18 @@ function toFinding(g: Group, restCount: number): Finding {
     evidenceTotal: g.sample.total,
     explanation,
     remediation,
-    details: { byKind: Object.fromEntries(kinds), byReason: Object.fromEntries(reasons) },
+    details: { byKind: Object.fromEntries(kinds), byReason: Object.fromEntries(reasons), kernelLog },
   });
+}
+
+/** How to see the kernel confirm these packets on the live box, when some have a known log message. */
+function kernelLogHint(kernelLog: Readonly<Record<string, number>>): string {
+  const lines = Object.entries(kernelLog).map(([message, n]) => `"${message.split(' | ').join('" or "')}" (${n})`);
+  if (lines.length === 0) return '';
+  return (
+    ' To see the kernel agree on the box itself: `sysctl -w net.netfilter.nf_conntrack_log_invalid=6` makes conntrack log every INVALID TCP packet with its reason (in `dmesg`, or through nfnetlink_log when that is the netfilter logger); ' +
+    `for these packets: ${lines.join(', ')}. Set it back to 0 afterwards: it logs every such packet.`
+  );
 }
 
 export const ctInvalid: Detector = {

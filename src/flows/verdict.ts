@@ -46,3 +46,18 @@ export const INVALID_REASON_NAMES = [
   'bad UDP length',
   'bad TCP header length',
 ] as const;
+
+/**
+ * What the kernel writes to its log for a TCP packet of each reason, once
+ * `net.netfilter.nf_conntrack_log_invalid=6`: "nf_ct_proto_6: " followed by one of these (the
+ * window messages go on with numbers). Only those checked against the kernel's own log
+ * (captures/conntrack-log.nflog.pcap, test/flows/kernel-conntrack-log.test.ts) or read in its
+ * source (docs/research/conntrack-tcp.md); none where neither says.
+ */
+export const KERNEL_LOG_MESSAGES: Readonly<Partial<Record<number, readonly string[]>>> = {
+  [InvalidReason.BAD_TCP_FLAGS]: ['invalid tcp flag combination'],
+  [InvalidReason.NO_ENTRY]: ['invalid new'],
+  [InvalidReason.OUT_OF_WINDOW]: ['SEQ is over upper bound', 'ACK is over upper bound'],
+  [InvalidReason.RST_SEQ]: ['invalid rst'],
+};
+

@@ -17,7 +17,7 @@ import { Layer, type Frame } from '../../src/decode/frame.js';
 import { defaultTrackerOptions, type TrackerOptions } from '../../src/flows/options.js';
 import { packFrame, RECORD_WORDS } from '../../src/flows/record.js';
 import { FlowTracker } from '../../src/flows/tracker.js';
-import { InvalidReason, INVALID_REASON_NAMES, VERDICT_NAMES } from '../../src/flows/verdict.js';
+import { InvalidReason, INVALID_REASON_NAMES, KERNEL_LOG_MESSAGES, VERDICT_NAMES } from '../../src/flows/verdict.js';
 import { formatIpv4 } from '../../src/report/format.js';
 import { decodeFile } from '../helpers/frame-fields.js';
 
@@ -143,6 +143,9 @@ describe('conntrack emulation against the kernel log of what conntrack ignored o
     expect(judged.filter((j) => isTcp(j) && j.ourAction !== kernelAction(j.kernelMessage)).map(show), 'TCP actions').toEqual([]);
     const invalid = judged.filter((j) => isTcp(j) && j.kernelMessage !== null && kernelAction(j.kernelMessage) === 'invalid');
     expect(invalid.filter((j) => j.ourReason !== expectedReason(j.kernelMessage!)).map(show), 'INVALID reasons').toEqual([]);
+    // What ct.invalid tells the user the kernel will log for each reason is what it logged.
+    const told = (j: Judged): readonly string[] => KERNEL_LOG_MESSAGES[INVALID_REASON_NAMES.indexOf(j.ourReason as (typeof INVALID_REASON_NAMES)[number])] ?? [];
+    expect(invalid.filter((j) => !told(j).some((m) => j.kernelMessage!.startsWith(m))).map(show), 'kernel log messages').toEqual([]);
   });
 
   it('covers both kinds of IGNORE (a window check and the state table) and several INVALID reasons', async () => {
