@@ -65,13 +65,15 @@
 # Segmentation offloads are off on every interface: each packet is wire-sized.
 #
 # With CT_LAB_VARIANT=log (07-conntrack-log.sh runs it so), the same traffic
-# is recorded again with the router's nf_conntrack_log_invalid=6 and its
-# netfilter logger set to nfnetlink_log: conntrack then logs every TCP packet
-# it finds INVALID or IGNORES (window checks, its table's ignore cases) with
-# the reason, to NFLOG group 0. The NFLOG capture takes groups 0 and 6 in one
-# file, in the kernel's order: a packet's log message (group 0, logged while
-# conntrack classifies it) just before its verdict (group 6). Published as
-# captures/conntrack-log.nflog.pcap alone.
+# is recorded again with the router's nf_conntrack_log_invalid=255 and its
+# netfilter logger set to nfnetlink_log: conntrack then logs every packet it
+# finds INVALID, and every TCP packet it IGNORES (window checks, its table's
+# ignore cases), with the reason, to NFLOG group 0. One more case then, after
+# the others: a hand-made ACK into a connection still in SYN_SENT (a SYN to
+# the dropped port 9, client port 41040), which conntrack's table rejects in
+# that state. The NFLOG capture takes groups 0 and 6 in one file: a packet's
+# log message (group 0, logged while conntrack classifies it) comes before its
+# verdict (group 6). Published as captures/conntrack-log.nflog.pcap alone.
 #
 # Output: captures/conntrack-verdicts.pcap (the client-side capture),
 #         captures/conntrack-verdicts.nflog.pcap (the kernel's verdicts),
@@ -113,7 +115,7 @@ nsx fw sysctl -qw net.ipv4.ip_forward=1
 if [[ $VARIANT == log ]]; then
     # Conntrack logs the TCP packets it calls INVALID or ignores, through this
     # namespace's IPv4 logger: nfnetlink_log, group 0.
-    nsx fw sysctl -qw net.netfilter.nf_conntrack_log_invalid=6
+    nsx fw sysctl -qw net.netfilter.nf_conntrack_log_invalid=255
     nsx fw sh -c 'echo nfnetlink_log >/proc/sys/net/netfilter/nf_log/2'
 fi
 nsx cli ip route add 10.6.2.0/24 via 10.6.1.1
@@ -262,6 +264,15 @@ fi
     labtool srv icmp-raw --src "$SRV_IP" --dst "$CLI_IP" --kind port-unreachable \
         --quote-src "$CLI_IP" --quote-dst "$SRV_IP" --quote-sport 41030 --quote-dport 5399
     sleep 0.3
+    if [[ $VARIANT == log ]]; then
+        echo "## an ACK into a connection in SYN_SENT (the SYN to the dropped port is never answered)"
+        labtool cli connect --dst "$SRV_IP" --port 9 --sport 41040 --timeout 2 --label syn-sent &
+        held=$!
+        sleep 0.5
+        labtool cli tcp-raw --src "$CLI_IP" --dst "$SRV_IP" --sport 41040 --dport 9 --flags A --seq 5000 --ack 7000
+        wait "$held" || true
+        sleep 0.3
+    fi
 } >>"$LOG" 2>&1
 # The router's conntrack table right after the last packet: every entry still alive, its TCP
 # state and flags, as `conntrack -L` lists them (read through netlink: complete).

@@ -49,15 +49,25 @@ export const INVALID_REASON_NAMES = [
 
 /**
  * What the kernel writes to its log for a TCP packet of each reason, once
- * `net.netfilter.nf_conntrack_log_invalid=6`: "nf_ct_proto_6: " followed by one of these (the
- * window messages go on with numbers). Only those checked against the kernel's own log
+ * `net.netfilter.nf_conntrack_log_invalid=6`: "nf_ct_proto_6: " followed by one of these, where
+ * "…" stands for numbers or a state name. Only those seen in the kernel's own log
  * (captures/conntrack-log.nflog.pcap, test/flows/kernel-conntrack-log.test.ts) or read in its
- * source (docs/research/conntrack-tcp.md); none where neither says.
+ * source (docs/research/conntrack-tcp.md); none where neither says. The kernel logs no message
+ * for the ICMP packets it calls INVALID, even with the sysctl at 255 (all protocols).
  */
 export const KERNEL_LOG_MESSAGES: Readonly<Partial<Record<number, readonly string[]>>> = {
   [InvalidReason.BAD_TCP_FLAGS]: ['invalid tcp flag combination'],
   [InvalidReason.NO_ENTRY]: ['invalid new'],
-  [InvalidReason.OUT_OF_WINDOW]: ['SEQ is over upper bound', 'ACK is over upper bound'],
+  [InvalidReason.BAD_STATE]: ['packet (index …) in dir … invalid, state …'],
+  [InvalidReason.OUT_OF_WINDOW]: ['SEQ is over upper bound …', 'ACK is over upper bound …'],
   [InvalidReason.RST_SEQ]: ['invalid rst'],
 };
 
+/** Whether a kernel log message (without "nf_ct_proto_6: ") is the one a KERNEL_LOG_MESSAGES template names. */
+export function matchesKernelLog(template: string, message: string): boolean {
+  const pattern = template
+    .split('…')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
+  return new RegExp(`^${pattern}`).test(message);
+}

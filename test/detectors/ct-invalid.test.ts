@@ -81,11 +81,11 @@ describe('ct.invalid fires', () => {
     expect(svc.details).toEqual({
       byKind: { ACK: 4, data: 2, FIN: 1, RST: 1 },
       byReason: { 'invalid in the entry state': 7, 'out of window': 1 },
-      kernelLog: { 'nf_ct_proto_6: SEQ is over upper bound | nf_ct_proto_6: ACK is over upper bound': 1 },
+      kernelLog: { 'nf_ct_proto_6: packet (index …) in dir … invalid, state …': 7, 'nf_ct_proto_6: SEQ is over upper bound … | nf_ct_proto_6: ACK is over upper bound …': 1 },
     });
     // How to watch the kernel log the same packets on the box (the message for the RST's reason).
     expect(svc.remediation).toContain('`sysctl -w net.netfilter.nf_conntrack_log_invalid=6`');
-    expect(svc.remediation).toContain('for these packets: "nf_ct_proto_6: SEQ is over upper bound" or "nf_ct_proto_6: ACK is over upper bound" (1).');
+    expect(svc.remediation).toContain('for these packets: "nf_ct_proto_6: packet (index …) in dir … invalid, state …" (7), "nf_ct_proto_6: SEQ is over upper bound …" or "nf_ct_proto_6: ACK is over upper bound …" (1).');
     const invalidFrames = [fin.ack, fin.data, fin.ackData, fin.close, rst.ack, rst.data, rst.ackData, rst.close];
     expect(frames(svc)).toEqual(frameNumbers(invalidFrames));
     expect(svc.evidenceTotal).toBe(8);
@@ -128,7 +128,7 @@ describe('ct.invalid fires', () => {
       ['10.4.2.2:8080', 'medium', 7],
       ['10.4.2.3:443', 'medium', 2],
     ]);
-    expect(found[1]!.details).toEqual({ byKind: { ACK: 4, data: 2, FIN: 1 }, byReason: { 'invalid in the entry state': 7 }, kernelLog: {} });
+    expect(found[1]!.details).toEqual({ byKind: { ACK: 4, data: 2, FIN: 1 }, byReason: { 'invalid in the entry state': 7 }, kernelLog: { 'nf_ct_proto_6: packet (index …) in dir … invalid, state …': 7 } });
     expect(frames(found[1]!)).toEqual(frameNumbers([fin.ack, fin.data, fin.ackData, fin.close, rst.ack, rst.data, rst.ackData]));
   });
 
@@ -196,7 +196,7 @@ describe('ct.invalid fires', () => {
     expect(shown.map((f) => [f.subject, f.count]).sort()).toEqual(Array.from({ length: 10 }, (_, k) => [`10.4.3.${k + 1}:80`, 4]).sort());
     const rest = found.find((f) => f.subject === '2 other destination(s)')!;
     expect([rest.severity, rest.count]).toEqual(['medium', 8]);
-    expect(rest.details).toEqual({ byKind: { ACK: 4, data: 2, FIN: 2 }, byReason: { 'invalid in the entry state': 8 }, kernelLog: {} });
+    expect(rest.details).toEqual({ byKind: { ACK: 4, data: 2, FIN: 2 }, byReason: { 'invalid in the entry state': 8 }, kernelLog: { 'nf_ct_proto_6: packet (index …) in dir … invalid, state …': 8 } });
     // Ties in the count are broken by address: 10.4.3.11 and 10.4.3.12 are the ones folded.
     expect(frames(rest)).toEqual(frameNumbers(conns.slice(10).flatMap((c) => [c.ack, c.data, c.ackData, c.close])));
   });
@@ -255,7 +255,7 @@ describe('ct.invalid on captures/asymmetric-oneway.pcap (lab/GROUND_TRUTH.md §6
     expect(frames(found[0]!)).toEqual([35, 36, 37]);
     expect(found[0]!.details).toEqual({ byKind: { 'ICMP error': 3 }, byReason: { 'ICMP error without an entry': 3 }, kernelLog: {} });
     // ACKs 7, 9, 12, 14, 17, 19, 22, 24, 27, 29; data 8, 13, 18, 23, 28; FINs 10, 15, 20, 25; RST 30.
-    expect(found[1]!.details).toEqual({ byKind: { ACK: 10, data: 5, FIN: 4, RST: 1 }, byReason: { 'invalid in the entry state': 19, 'out of window': 1 }, kernelLog: { 'nf_ct_proto_6: SEQ is over upper bound | nf_ct_proto_6: ACK is over upper bound': 1 } });
+    expect(found[1]!.details).toEqual({ byKind: { ACK: 10, data: 5, FIN: 4, RST: 1 }, byReason: { 'invalid in the entry state': 19, 'out of window': 1 }, kernelLog: { 'nf_ct_proto_6: packet (index …) in dir … invalid, state …': 19, 'nf_ct_proto_6: SEQ is over upper bound … | nf_ct_proto_6: ACK is over upper bound …': 1 } });
     expect(frames(found[1]!)).toEqual([7, 8, 9, 10, 12, 13, 14, 15]);
     expect(found[1]!.evidenceTotal).toBe(20);
   });
