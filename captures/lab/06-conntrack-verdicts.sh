@@ -66,9 +66,10 @@
 #
 # With CT_LAB_VARIANT=log (07-conntrack-log.sh runs it so), the same traffic
 # is recorded again with the router's nf_conntrack_log_invalid=255 and its
-# netfilter logger set to nfnetlink_log: conntrack then logs every packet it
-# finds INVALID, and every TCP packet it IGNORES (window checks, its table's
-# ignore cases), with the reason, to NFLOG group 0. One more case then, after
+# netfilter logger set to nfnetlink_log: conntrack then logs the packets it
+# finds INVALID (here: every TCP one, neither ICMP one), and every TCP packet
+# it IGNORES (window checks, its table's ignore cases), with the reason, to
+# NFLOG group 0. One more case then, after
 # the others: a hand-made ACK into a connection still in SYN_SENT (a SYN to
 # the dropped port 9, client port 41040), which conntrack's table rejects in
 # that state. The NFLOG capture takes groups 0 and 6 in one file: a packet's
@@ -112,12 +113,6 @@ for ni in cli:eth0 fw:eth0 fw:eth1 srv:eth0; do
         nsx "${ni%%:*}" ethtool -K "${ni#*:}" tso off gso off gro off >/dev/null
 done
 nsx fw sysctl -qw net.ipv4.ip_forward=1
-if [[ $VARIANT == log ]]; then
-    # Conntrack logs the TCP packets it calls INVALID or ignores, through this
-    # namespace's IPv4 logger: nfnetlink_log, group 0.
-    nsx fw sysctl -qw net.netfilter.nf_conntrack_log_invalid=255
-    nsx fw sh -c 'echo nfnetlink_log >/proc/sys/net/netfilter/nf_log/2'
-fi
 nsx cli ip route add 10.6.2.0/24 via 10.6.1.1
 nsx srv ip route add 10.6.1.0/24 via 10.6.2.1
 # Static neighbours: no ARP in the middle of the traffic.
@@ -135,6 +130,14 @@ for st in INVALID NEW ESTABLISHED RELATED; do
 done
 nsx fw iptables -t mangle -A PREROUTING -m conntrack ! --ctstate INVALID,NEW,ESTABLISHED,RELATED \
     -j NFLOG --nflog-group 6 --nflog-prefix OTHER
+if [[ $VARIANT == log ]]; then
+    # Conntrack logs the packets it calls INVALID (and the TCP packets it ignores)
+    # through this namespace's IPv4 logger: nfnetlink_log, group 0. After the
+    # rules above, which load nf_conntrack (the sysctl) and nfnetlink_log (the
+    # logger: writing its name does not load it).
+    nsx fw sysctl -qw net.netfilter.nf_conntrack_log_invalid=255
+    nsx fw sh -c 'echo nfnetlink_log >/proc/sys/net/netfilter/nf_log/2'
+fi
 # The server's firewall silently drops one port (SYN retransmissions), and rejects two others:
 # with an ICMP port unreachable (REJECT's default) and with a TCP reset.
 nsx srv iptables -A INPUT -p tcp --dport 9 -j DROP

@@ -3,6 +3,7 @@
  * worker, one thread per file), so many files are analyzed in parallel.
  */
 import { analyzeFile } from './analyze.js';
+import { shareTmpfsWarned } from '../detectors/spill-rows.js';
 import type { CaptureReport } from '../report/types.js';
 
 export interface FileTask {
@@ -10,9 +11,12 @@ export interface FileTask {
   options: Readonly<Record<string, number>>;
   /** Path of the flow export to append to (line-aligned appends from several workers). */
   flowsPath?: string;
+  /** The process's "tmpfs warning printed" flag (see spill-rows.ts). */
+  tmpfsWarned: SharedArrayBuffer;
 }
 
 export default async function analyzeTask(task: FileTask): Promise<CaptureReport> {
+  shareTmpfsWarned(task.tmpfsWarned);
   const fs = await import('node:fs');
   const fd = task.flowsPath !== undefined ? fs.openSync(task.flowsPath, 'a') : undefined;
   try {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { Piscina } from 'piscina';
 import { analyzeFile } from '../analysis/analyze.js';
 import type { FileTask } from '../analysis/file-worker.js';
+import { tmpfsWarnedFlag } from '../detectors/spill-rows.js';
 import type { CaptureReport } from '../report/types.js';
 import { workerFile } from '../workers.js';
 
@@ -61,7 +62,7 @@ async function runParallel(files: readonly string[], opts: RunOptions): Promise<
   try {
     await Promise.all(
       files.map(async (file, i) => {
-        const task: FileTask = { file, options: opts.options, ...(opts.flowsPath !== undefined ? { flowsPath: opts.flowsPath } : {}) };
+        const task: FileTask = { file, options: opts.options, tmpfsWarned: tmpfsWarnedFlag(), ...(opts.flowsPath !== undefined ? { flowsPath: opts.flowsPath } : {}) };
         results[i] = (await pool.run(task)) as CaptureReport;
         flush();
       }),

@@ -350,6 +350,7 @@ function toFinding(g: Group, restCount: number): Finding {
   const why: string[] = [];
   const r = (reason: number): number => g.byReason[INVALID_REASON_NAMES[reason]] ?? 0;
   if (r(InvalidReason.NO_ENTRY) > 0) why.push(`${r(InvalidReason.NO_ENTRY)} had no conntrack entry and cannot create one (a SYN+ACK, FIN or RST whose connection conntrack never saw start — typical when the box sees only one direction, or after a reboot or a table flush)`);
+  if (r(InvalidReason.NO_PICKUP) > 0) why.push(`${r(InvalidReason.NO_PICKUP)} had no conntrack entry, and nf_conntrack_tcp_loose=0 forbids creating one from the middle of a connection (an ACK or data whose SYN conntrack never saw)`);
   if (r(InvalidReason.BAD_STATE) > 0) why.push(`${r(InvalidReason.BAD_STATE)} came in a state where TCP does not allow them (e.g. the client's ACK while conntrack still waits for the server's SYN+ACK: the SYN+ACK took another path)`);
   if (r(InvalidReason.OUT_OF_WINDOW) > 0) why.push(`${r(InvalidReason.OUT_OF_WINDOW)} were outside the TCP window conntrack tracks (lost packets seen by the endpoints but not here, window scaling seen only one way, or middlebox rewriting)`);
   if (r(InvalidReason.RST_SEQ) > 0) why.push(`${r(InvalidReason.RST_SEQ)} were RSTs with a sequence number below what the peer had acknowledged`);
@@ -369,11 +370,12 @@ function toFinding(g: Group, restCount: number): Finding {
       ? `${teardown} of them are FINs, RSTs or ICMP errors: connections then never close cleanly (sockets linger in FIN_WAIT/LAST_ACK) and Path MTU discovery breaks. `
       : '') +
     'With an LVS-DR director or any asymmetric routing, conntrack never sees the return path, so entries never become ESTABLISHED and exactly these packets are lost (incident 4).';
-  // What the kernel would log for these TCP packets, by message (see KERNEL_LOG_MESSAGES).
-  const kernelLog: Record<string, number> = {};
+  // What the kernel would log for these TCP packets, per reason (see KERNEL_LOG_MESSAGES): one of
+  // `messages`, for each of `packets`.
+  const kernelLog: Array<{ messages: string[]; packets: number }> = [];
   for (let reason = 0; reason < INVALID_REASON_NAMES.length; reason++) {
     const messages = KERNEL_LOG_MESSAGES[reason];
-    if (messages !== undefined && r(reason) > 0) kernelLog[messages.map((m) => `nf_ct_proto_6: ${m}`).join(' | ')] = r(reason);
+    if (messages !== undefined && r(reason) > 0) kernelLog.push({ messages: messages.map((m) => `nf_ct_proto_6: ${m}`), packets: r(reason) });
   }
   const remediation =
     'Accept the packets the one-way box cannot judge before the INVALID drop, as incident 4 does: ' +
@@ -403,12 +405,12 @@ function toFinding(g: Group, restCount: number): Finding {
 }
 
 /** How to see the kernel confirm these packets on the live box, when some have a known log message. */
-function kernelLogHint(kernelLog: Readonly<Record<string, number>>): string {
-  const lines = Object.entries(kernelLog).map(([message, n]) => `"${message.split(' | ').join('" or "')}" (${n})`);
-  if (lines.length === 0) return '';
+function kernelLogHint(kernelLog: ReadonlyArray<{ messages: readonly string[]; packets: number }>): string {
+  if (kernelLog.length === 0) return '';
+  const lines = kernelLog.map((l) => `"${l.messages.join('" or "')}" (${l.packets})`);
   return (
-    ' To see the kernel agree on the box itself: `sysctl -w net.netfilter.nf_conntrack_log_invalid=6` makes conntrack log every INVALID TCP packet with its reason (in `dmesg`, or through nfnetlink_log when that is the netfilter logger); ' +
-    `for these packets: ${lines.join(', ')}. Set it back to 0 afterwards: it logs every such packet.`
+    ' To see the kernel agree on the box itself: `sysctl -w net.netfilter.nf_conntrack_log_invalid=6` makes conntrack log the TCP packets it calls INVALID or ignores, with the reason, through the netfilter logger (`/proc/sys/net/netfilter/nf_log/2` for IPv4: nf_log_syslog writes to `dmesg`, `modprobe nf_log_syslog` if none is set; nfnetlink_log to an NFLOG group). ' +
+    `As Linux 6.x words them (older kernels differ), for these packets: ${lines.join(', ')}. Set it back to 0 afterwards: it logs every such packet.`
   );
 }
 

@@ -283,15 +283,34 @@ function displayFilter(r: Rule): string {
   return `${group} && nflog.prefix == "${text}"`;
 }
 
-/** Conntrack's own log of what it calls INVALID or ignores (nf_conntrack_log_invalid), not a rule's. */
+/**
+ * Conntrack's own log of what it calls INVALID or ignores (nf_conntrack_log_invalid: "nf_ct_proto_6:
+ * ..."), not a rule's. Conntrack helpers log their drops as "nf_ct_ftp: dropping packet ...".
+ */
 function isConntrackLog(r: Rule): boolean {
-  return r.hasPrefix && r.prefix.startsWith('nf_ct_');
+  return r.hasPrefix && /^nf_ct_proto_\d+: /.test(r.prefix);
+}
+
+function isHelperLog(r: Rule): boolean {
+  return r.hasPrefix && /^nf_ct_[a-z0-9_-]+: dropping packet/.test(r.prefix);
+}
+
+/** The netfilter logger setting of the records' family. */
+function loggerPath(r: Rule): string {
+  return r.ipv6 > 0 && r.tcp + r.udp + r.icmp + r.otherIpv4 === 0 ? '/proc/sys/net/netfilter/nf_log/10' : '/proc/sys/net/netfilter/nf_log/2';
 }
 
 function explanation(r: Rule, otherRulePackets: number): string {
+  if (isHelperLog(r)) {
+    return (
+      `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG). These ${plural(r.packets, 'packet')} are not a rule's: a conntrack helper dropped them and logged why, ${JSON.stringify(r.prefix)}, through the netfilter logger, which is nfnetlink_log here (\`${loggerPath(r)}\`). ` +
+      'Helpers (ftp, sip, irc...) read the packets of the protocols they follow to open the related connections; they drop what they cannot parse. ' +
+      'A packet logged by the helper and by a rule is in the capture twice, and the other findings count it twice.'
+    );
+  }
   if (isConntrackLog(r)) {
     return (
-      `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG). These ${plural(r.packets, 'packet')} are not a rule's: conntrack itself logged them with its reason, ${JSON.stringify(r.prefix)}, because \`net.netfilter.nf_conntrack_log_invalid\` is set and the namespace's netfilter logger is nfnetlink_log (\`/proc/sys/net/netfilter/nf_log/2\`). ` +
+      `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG). These ${plural(r.packets, 'packet')} are not a rule's: conntrack itself logged them with its reason, ${JSON.stringify(r.prefix)}, because \`net.netfilter.nf_conntrack_log_invalid\` is set and the namespace's netfilter logger is nfnetlink_log (\`${loggerPath(r)}\`). ` +
       'Conntrack logs the packets it calls INVALID (a rule set that drops INVALID drops them) and those it lets through without updating its state (ignored: an old retransmission, an out-of-order handshake packet). ' +
       'A packet logged by conntrack and by a rule is in the capture twice, and the other findings count it twice.'
     );
@@ -309,6 +328,12 @@ function explanation(r: Rule, otherRulePackets: number): string {
 }
 
 function remediation(r: Rule): string {
+  if (isHelperLog(r)) {
+    return (
+      `In Wireshark, \`${displayFilter(r)}\` shows these packets. ` +
+      'Check which helper is attached to this traffic (`helper=` in `conntrack -L`, the `-j CT --helper` rules in the raw table) and whether the packets are what that protocol should carry; a helper for a port that carries another protocol drops its packets.'
+    );
+  }
   if (isConntrackLog(r)) {
     return (
       `In Wireshark, \`${displayFilter(r)}\` shows these packets. ` +
@@ -366,7 +391,7 @@ export const nflogRuleDetector: Detector = {
     rules.sort((a, b) => a.group - b.group || (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0) || Number(a.hasPrefix) - Number(b.hasPrefix));
     return rules.map((r) => {
       const top = topFlows(r);
-      const by = isConntrackLog(r) ? `logged by conntrack itself (${ruleName(r)})` : `logged by the rule with ${ruleName(r)}`;
+      const by = isConntrackLog(r) ? `logged by conntrack itself (${ruleName(r)})` : isHelperLog(r) ? `dropped and logged by a conntrack helper (${ruleName(r)})` : `logged by the rule with ${ruleName(r)}`;
       const summary = `${plural(r.packets, 'packet')} ${by}: ${protocolText(r)}` + (top.length > 0 ? `; most: ${flowText(top[0]!)}` : '');
       return makeFinding({
         id: ID,

@@ -203,8 +203,15 @@ export class TcpConntrack {
   tcpNew(s: number, p: TcpSegment): boolean {
     const cls = packetClass(p.flags);
     const nw = nextState(ORIGINAL, cls, sNO);
-    if (nw === sIV) return false;
-    if (nw !== sSS && !this.opts.tcpLoose) return false;
+    if (nw === sIV) {
+      this.invalidCause = InvalidReason.NO_ENTRY;
+      return false;
+    }
+    if (nw !== sSS && !this.opts.tcpLoose) {
+      // The kernel returns without a log message here, unlike the case above ("invalid new").
+      this.invalidCause = InvalidReason.NO_PICKUP;
+      return false;
+    }
     const u32 = this.t.u32;
     const u8 = this.t.u8;
     const b = s * U.STRIDE;

@@ -419,7 +419,7 @@ export class FlowTracker {
     this.expireEntry(s);
     if (!tcpFlagsValid(seg.flags)) return this.invalid(InvalidReason.BAD_TCP_FLAGS);
     if ((u8[c + B.CT_STATUS] & CtStatus.ALIVE) === 0) {
-      if (!this.tcp.tcpNew(s, seg)) return this.invalid(InvalidReason.NO_ENTRY);
+      if (!this.tcp.tcpNew(s, seg)) return this.invalid(this.tcp.invalidCause);
       this.startEntry(s, canonDir === 0);
       const res = this.tcp.tcpPacket(s, 0, seg);
       if (res === CtResult.INVALID) {

@@ -31,6 +31,8 @@ export const enum InvalidReason {
   UDP_BAD_LENGTH = 9,
   /** tcp_error: a TCP header shorter than 20 bytes or longer than the segment. */
   BAD_TCP_HEADER = 10,
+  /** No entry, and nf_conntrack_tcp_loose=0 forbids picking a connection up mid-stream (an ACK, data). */
+  NO_PICKUP = 11,
 }
 
 export const INVALID_REASON_NAMES = [
@@ -45,15 +47,19 @@ export const INVALID_REASON_NAMES = [
   'untrackable ICMP',
   'bad UDP length',
   'bad TCP header length',
+  'no entry, mid-stream pickup off',
 ] as const;
 
 /**
- * What the kernel writes to its log for a TCP packet of each reason, once
+ * What Linux 6.x writes to its log for a TCP packet of each reason, once
  * `net.netfilter.nf_conntrack_log_invalid=6`: "nf_ct_proto_6: " followed by one of these, where
- * "…" stands for numbers or a state name. Only those seen in the kernel's own log
- * (captures/conntrack-log.nflog.pcap, test/flows/kernel-conntrack-log.test.ts) or read in its
- * source (docs/research/conntrack-tcp.md); none where neither says. The kernel logs no message
- * for the ICMP packets it calls INVALID, even with the sysctl at 255 (all protocols).
+ * "…" stands for numbers or a state name. "invalid new", "invalid rst", "packet … invalid, state
+ * …" and "SEQ is over upper bound" are in the kernel's own log of the lab
+ * (captures/conntrack-log.nflog.pcap, test/flows/kernel-conntrack-log.test.ts); "ACK is over
+ * upper bound" and the flag message are from its source (docs/research/conntrack-tcp.md). None
+ * where neither says: a mid-stream packet refused with nf_conntrack_tcp_loose=0 is not logged.
+ * (Nor were the lab's two INVALID ICMP packets, an error without an entry and a reply without a
+ * request; this table is TCP only.)
  */
 export const KERNEL_LOG_MESSAGES: Readonly<Partial<Record<number, readonly string[]>>> = {
   [InvalidReason.BAD_TCP_FLAGS]: ['invalid tcp flag combination'],

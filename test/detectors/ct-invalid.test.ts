@@ -81,7 +81,7 @@ describe('ct.invalid fires', () => {
     expect(svc.details).toEqual({
       byKind: { ACK: 4, data: 2, FIN: 1, RST: 1 },
       byReason: { 'invalid in the entry state': 7, 'out of window': 1 },
-      kernelLog: { 'nf_ct_proto_6: packet (index …) in dir … invalid, state …': 7, 'nf_ct_proto_6: SEQ is over upper bound … | nf_ct_proto_6: ACK is over upper bound …': 1 },
+      kernelLog: [{ messages: ['nf_ct_proto_6: packet (index …) in dir … invalid, state …'], packets: 7 }, { messages: ['nf_ct_proto_6: SEQ is over upper bound …', 'nf_ct_proto_6: ACK is over upper bound …'], packets: 1 }],
     });
     // How to watch the kernel log the same packets on the box (the message for the RST's reason).
     expect(svc.remediation).toContain('`sysctl -w net.netfilter.nf_conntrack_log_invalid=6`');
@@ -111,7 +111,7 @@ describe('ct.invalid fires', () => {
     expect(svc.remediation).toContain('nf_conntrack_tcp_be_liberal=1');
 
     expect(orphan.summary).toBe('3 packet(s) would be dropped by `-m conntrack --ctstate INVALID -j DROP`: 3 ICMP error');
-    expect(orphan.details).toEqual({ byKind: { 'ICMP error': 3 }, byReason: { 'ICMP error without an entry': 3 }, kernelLog: {} });
+    expect(orphan.details).toEqual({ byKind: { 'ICMP error': 3 }, byReason: { 'ICMP error without an entry': 3 }, kernelLog: [] });
     expect(frames(orphan)).toEqual(frameNumbers(orphans));
     expect(orphan.evidence[0]).toMatchObject({ what: 'ICMP error: ICMP error without an entry', src: '10.4.1.2', dst: '10.4.2.2' });
     expect(frames(orphan)).not.toContain(related.frame);
@@ -128,7 +128,7 @@ describe('ct.invalid fires', () => {
       ['10.4.2.2:8080', 'medium', 7],
       ['10.4.2.3:443', 'medium', 2],
     ]);
-    expect(found[1]!.details).toEqual({ byKind: { ACK: 4, data: 2, FIN: 1 }, byReason: { 'invalid in the entry state': 7 }, kernelLog: { 'nf_ct_proto_6: packet (index …) in dir … invalid, state …': 7 } });
+    expect(found[1]!.details).toEqual({ byKind: { ACK: 4, data: 2, FIN: 1 }, byReason: { 'invalid in the entry state': 7 }, kernelLog: [{ messages: ['nf_ct_proto_6: packet (index …) in dir … invalid, state …'], packets: 7 }] });
     expect(frames(found[1]!)).toEqual(frameNumbers([fin.ack, fin.data, fin.ackData, fin.close, rst.ack, rst.data, rst.ackData]));
   });
 
@@ -146,7 +146,7 @@ describe('ct.invalid fires', () => {
     const found = r.findings.filter((f) => f.id === ID);
     expect(kinds(found)).toEqual([['10.0.0.5:22', 'medium', 3]]);
     expect(found[0]!.summary).toBe('3 packet(s) would be dropped by `-m conntrack --ctstate INVALID -j DROP`: 1 FIN, 1 RST, 1 SYN+ACK');
-    expect(found[0]!.details).toEqual({ byKind: { 'SYN+ACK': 1, FIN: 1, RST: 1 }, byReason: { 'no conntrack entry': 3 }, kernelLog: { 'nf_ct_proto_6: invalid new': 3 } });
+    expect(found[0]!.details).toEqual({ byKind: { 'SYN+ACK': 1, FIN: 1, RST: 1 }, byReason: { 'no conntrack entry': 3 }, kernelLog: [{ messages: ['nf_ct_proto_6: invalid new'], packets: 3 }] });
     expect(frames(found[0]!)).toEqual(frameNumbers([synAck, finAck, reset]));
     expect(found[0]!.explanation).toContain('3 had no conntrack entry and cannot create one');
   });
@@ -171,7 +171,7 @@ describe('ct.invalid fires', () => {
     expect(r.flows.verdicts).toEqual({ NEW: 8, ESTABLISHED: 0, RELATED: 0, INVALID: 2 });
     const found = r.findings.filter((f) => f.id === ID);
     expect(kinds(found)).toEqual([['10.4.2.2:8080', 'low', 2]]);
-    expect(found[0]!.details).toEqual({ byKind: { 'SYN+ACK': 2 }, byReason: { 'no conntrack entry': 2 }, kernelLog: { 'nf_ct_proto_6: invalid new': 2 } });
+    expect(found[0]!.details).toEqual({ byKind: { 'SYN+ACK': 2 }, byReason: { 'no conntrack entry': 2 }, kernelLog: [{ messages: ['nf_ct_proto_6: invalid new'], packets: 2 }] });
     expect(frames(found[0]!)).toEqual(frameNumbers(synAcks));
   });
 
@@ -180,7 +180,13 @@ describe('ct.invalid fires', () => {
     const c = oneWayConnection(tl, { t: 0, sport: 40005, close: 'fin', syn: false });
     const found = await findingsOfTimeline(tl, ID, { 'tcp-loose': 0 });
     expect(kinds(found)).toEqual([['10.4.2.2:8080', 'medium', 4]]);
-    expect(found[0]!.details).toEqual({ byKind: { ACK: 2, data: 1, FIN: 1 }, byReason: { 'no conntrack entry': 4 }, kernelLog: { 'nf_ct_proto_6: invalid new': 4 } });
+    // The FIN cannot create an entry ("invalid new" in the kernel's log); the ACKs and data could,
+    // but loose=0 forbids it, and the kernel logs nothing for them.
+    expect(found[0]!.details).toEqual({
+      byKind: { ACK: 2, data: 1, FIN: 1 },
+      byReason: { 'no entry, mid-stream pickup off': 3, 'no conntrack entry': 1 },
+      kernelLog: [{ messages: ['nf_ct_proto_6: invalid new'], packets: 1 }],
+    });
     expect(frames(found[0]!)).toEqual(frameNumbers(c.all));
   });
 
@@ -196,7 +202,7 @@ describe('ct.invalid fires', () => {
     expect(shown.map((f) => [f.subject, f.count]).sort()).toEqual(Array.from({ length: 10 }, (_, k) => [`10.4.3.${k + 1}:80`, 4]).sort());
     const rest = found.find((f) => f.subject === '2 other destination(s)')!;
     expect([rest.severity, rest.count]).toEqual(['medium', 8]);
-    expect(rest.details).toEqual({ byKind: { ACK: 4, data: 2, FIN: 2 }, byReason: { 'invalid in the entry state': 8 }, kernelLog: { 'nf_ct_proto_6: packet (index …) in dir … invalid, state …': 8 } });
+    expect(rest.details).toEqual({ byKind: { ACK: 4, data: 2, FIN: 2 }, byReason: { 'invalid in the entry state': 8 }, kernelLog: [{ messages: ['nf_ct_proto_6: packet (index …) in dir … invalid, state …'], packets: 8 }] });
     // Ties in the count are broken by address: 10.4.3.11 and 10.4.3.12 are the ones folded.
     expect(frames(rest)).toEqual(frameNumbers(conns.slice(10).flatMap((c) => [c.ack, c.data, c.ackData, c.close])));
   });
@@ -253,9 +259,9 @@ describe('ct.invalid on captures/asymmetric-oneway.pcap (lab/GROUND_TRUTH.md §6
       ['10.4.2.2:8080', 'medium', 20],
     ]);
     expect(frames(found[0]!)).toEqual([35, 36, 37]);
-    expect(found[0]!.details).toEqual({ byKind: { 'ICMP error': 3 }, byReason: { 'ICMP error without an entry': 3 }, kernelLog: {} });
+    expect(found[0]!.details).toEqual({ byKind: { 'ICMP error': 3 }, byReason: { 'ICMP error without an entry': 3 }, kernelLog: [] });
     // ACKs 7, 9, 12, 14, 17, 19, 22, 24, 27, 29; data 8, 13, 18, 23, 28; FINs 10, 15, 20, 25; RST 30.
-    expect(found[1]!.details).toEqual({ byKind: { ACK: 10, data: 5, FIN: 4, RST: 1 }, byReason: { 'invalid in the entry state': 19, 'out of window': 1 }, kernelLog: { 'nf_ct_proto_6: packet (index …) in dir … invalid, state …': 19, 'nf_ct_proto_6: SEQ is over upper bound … | nf_ct_proto_6: ACK is over upper bound …': 1 } });
+    expect(found[1]!.details).toEqual({ byKind: { ACK: 10, data: 5, FIN: 4, RST: 1 }, byReason: { 'invalid in the entry state': 19, 'out of window': 1 }, kernelLog: [{ messages: ['nf_ct_proto_6: packet (index …) in dir … invalid, state …'], packets: 19 }, { messages: ['nf_ct_proto_6: SEQ is over upper bound …', 'nf_ct_proto_6: ACK is over upper bound …'], packets: 1 }] });
     expect(frames(found[1]!)).toEqual([7, 8, 9, 10, 12, 13, 14, 15]);
     expect(found[1]!.evidenceTotal).toBe(20);
   });

@@ -192,7 +192,22 @@ describe('fw.nflog_rule', () => {
     for (const f of rules) expect(f.summary).toContain('logged by the rule with prefix');
   });
 
-    it('says nothing about a capture that is not a netfilter log', async () => {
+    it("tells a conntrack helper's drops from conntrack's INVALID log and from a rule's", async () => {
+    const b = new CaptureBuilder();
+    const ftp = ipv4({ src: '192.0.2.7', dst: '198.51.100.1', proto: 6 }, tcp({ sport: 40000, dport: 21, flags: 0x18 }));
+    b.at(0).add(nflogRecord({ group: 0, prefix: 'nf_ct_ftp: dropping packet ' }, ftp));
+    b.at(1).add(nflogRecord({ group: 0, prefix: 'nf_ct_proto_6: invalid new ' }, ftp));
+    b.at(2).add(nflogRecord({ group: 0, prefix: 'nf_ct_weird' }, ftp));
+    const found = await findingsOf(b, ID, {}, 'pcap', NFLOG);
+    const by = (prefix: string): Finding => found.find((f) => details(f).prefix === prefix)!;
+    expect(by('nf_ct_ftp: dropping packet ').summary).toContain('dropped and logged by a conntrack helper');
+    expect(by('nf_ct_ftp: dropping packet ').remediation).toContain('helper=');
+    expect(by('nf_ct_proto_6: invalid new ').summary).toContain('logged by conntrack itself');
+    expect(by('nf_ct_proto_6: invalid new ').explanation).toContain('/proc/sys/net/netfilter/nf_log/2');
+    expect(by('nf_ct_weird').summary).toContain('logged by the rule with prefix');
+  });
+
+  it('says nothing about a capture that is not a netfilter log', async () => {
     const report = await reportOf(path.join(CAPTURES, 'conntrack-verdicts.pcap'));
     expect(report.findings.filter((f) => f.id === ID)).toEqual([]);
   });

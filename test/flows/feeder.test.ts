@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_OPTIONS, makeShardObservers, releaseFlowPartials, type ObserverSettings } from '../../src/detectors/registry.js';
-import type { SpilledRowsPart } from '../../src/detectors/spill-rows.js';
+import { tmpfsWarnedFlag, type SpilledRowsPart } from '../../src/detectors/spill-rows.js';
 import { closeShardPool, FlowFeeder } from '../../src/flows/feeder.js';
 import { defaultTrackerOptions } from '../../src/flows/options.js';
 import type { ShardResult } from '../../src/flows/shard.js';
@@ -21,6 +21,7 @@ import { decodeFile } from '../helpers/frame-fields.js';
 const SYN_FLOOD = fileURLToPath(new URL('../../captures/syn-flood.pcap', import.meta.url));
 const FAILING_WORKER = fileURLToPath(new URL('../helpers/failing-shard-worker.mjs', import.meta.url));
 const FAILING_FINISH_WORKER = fileURLToPath(new URL('../helpers/failing-finish-shard-worker.mjs', import.meta.url));
+const FLAG_WORKER = fileURLToPath(new URL('../helpers/flag-shard-worker.mjs', import.meta.url));
 const SYN_RECV = 'tcp.syn_recv_buildup';
 
 let savedSpillBytes: string | undefined;
@@ -220,6 +221,21 @@ describe('FlowFeeder when something fails', () => {
     expect(discarded).toHaveLength(1);
     expect(discarded[0]!.fds.length).toBeGreaterThan(0);
     expect(openRowFiles()).toBe(0);
+  });
+
+  it('hands every shard worker this thread\'s tmpfs-warning flag, so the warning is printed once per process', async () => {
+    const flag = new Int32Array(tmpfsWarnedFlag());
+    const before = Atomics.load(flag, 0);
+    try {
+      const feeder = makeFeeder(2, [], FLAG_WORKER);
+      await feedCapture(feeder, SYN_FLOOD);
+      const results = await feeder.finish(1e10);
+      releaseFlowPartials(results.map((r) => r.observers));
+      // Each worker wrote its index + 1 into the flag it was given: that is this thread's.
+      expect([1, 2]).toContain(Atomics.load(flag, 0));
+    } finally {
+      Atomics.store(flag, 0, before);
+    }
   });
 
   it('after a failed capture, the same shard workers analyze the next one', async () => {

@@ -104,6 +104,9 @@ async function judge(options: TrackerOptions = defaultTrackerOptions()): Promise
     const packet = describe4(f);
     // A message is logged while conntrack judges the packet, before the verdict rule logs it: an
     // identical packet verdicted before the message (a retransmission's original) is not its own.
+    // This takes identical packets to be judged in order and far enough apart that a message
+    // never overtakes the verdict of an earlier copy; true here (the SYN+ACK retransmissions are
+    // a second apart), and a wrong match would fail the comparisons below rather than pass them.
     const queue = messages.get(packet);
     const message = queue !== undefined && queue.length > 0 && queue[0]!.frame < f.frameNo ? queue.shift() : undefined;
     if (!packFrame(f, r, 0, 0x5eed)) throw new Error(`frame ${f.frameNo} carries nothing conntrack tracks`);
