@@ -3,10 +3,11 @@ import os from 'node:os';
 import { readCapture } from '../capture/reader.js';
 import type { CaptureRecord, RecordHandler } from '../capture/record.js';
 import { decodeRecord } from '../decode/decoder.js';
-import { Frame } from '../decode/frame.js';
+import { Frame, Layer } from '../decode/frame.js';
 import { frameClasses } from '../detectors/frame-class.js';
+import { OPT_NFLOG_GROUP } from '../detectors/nflog-rule.js';
 import { ALL_OPTIONS, LinkDetectors, makeShardObservers, reduceFindings, releaseFlowPartials, type ObserverSettings } from '../detectors/registry.js';
-import type { OptionValues } from '../detectors/types.js';
+import { FrameClass, type OptionValues } from '../detectors/types.js';
 import { resolveOptions, trackerOptionsFrom } from '../options.js';
 import { eventCountsToObject, newEventCounters } from '../events.js';
 import { FlowFeeder } from '../flows/feeder.js';
@@ -68,6 +69,8 @@ class FramePipeline implements RecordHandler {
     readonly events: Float64Array,
     readonly feeder: FlowFeeder,
     readonly link: LinkDetectors,
+    /** --nflog-group: in a netfilter log, the only group analyzed (-1: all). */
+    readonly nflogGroup: number,
   ) {
     this.frame = new Frame(events);
     this.record = this.frame;
@@ -78,6 +81,12 @@ class FramePipeline implements RecordHandler {
     const f = this.frame;
     decodeRecord(f, rec);
     this.stats.add(f);
+    if (this.nflogGroup >= 0 && (f.layers & Layer.NFLOG) !== 0 && f.nflogGroup !== this.nflogGroup) {
+      // Another NFLOG group than the one asked for (often copies of packets it holds): listed by
+      // fw.nflog_rule, read by nothing else.
+      this.link.dispatch(f, FrameClass.NFLOG);
+      return;
+    }
     const classes = frameClasses(f);
     if (classes !== 0) this.link.dispatch(f, classes);
     this.feeder.add(f);
@@ -110,7 +119,7 @@ export async function analyzeFile(path: string, opts: AnalyzeOptions = {}): Prom
     discard: (r) => releaseFlowPartials([r.observers]),
   });
   const link = new LinkDetectors(options);
-  const pipeline = new FramePipeline(events, feeder, link);
+  const pipeline = new FramePipeline(events, feeder, link, options[OPT_NFLOG_GROUP] ?? -1);
   let outcome: Awaited<ReturnType<typeof readCapture>>;
   try {
     outcome = await readCapture(path, pipeline, {

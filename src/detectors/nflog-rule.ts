@@ -15,9 +15,12 @@ import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding } from './finding.js';
 import { plural, sampleFrame, Span } from './link-util.js';
-import { FrameClass, type Detector, type LinkDetector } from './types.js';
+import { FrameClass, type Detector, type LinkDetector, type OptionValues } from './types.js';
 
 export const ID = 'fw.nflog_rule';
+
+/** The option that restricts the analysis of a netfilter log to one NFLOG group (-1: every group). */
+export const OPT_NFLOG_GROUP = 'nflog-group';
 
 /** Distinct (group, prefix) pairs kept apart; beyond, packets count in one "other rules" entry. */
 const RULES_MAX = 256;
@@ -76,6 +79,8 @@ interface Partial {
   rules: Rule[];
   /** Packets of rules beyond RULES_MAX. */
   otherRulePackets: number;
+  /** --nflog-group: the only group the other findings read (-1: all). */
+  analyzedGroup: number;
 }
 
 const decoder = new TextDecoder('utf-8');
@@ -85,6 +90,8 @@ class NflogRuleLink implements LinkDetector {
   private readonly rules: Rule[] = [];
   private last: Rule | null = null;
   private otherRulePackets = 0;
+
+  constructor(private readonly analyzedGroup: number) {}
 
   onFrame(f: Frame): void {
     let r = this.last;
@@ -155,7 +162,7 @@ class NflogRuleLink implements LinkDetector {
   }
 
   partial(): Partial {
-    return { rules: this.rules, otherRulePackets: this.otherRulePackets };
+    return { rules: this.rules, otherRulePackets: this.otherRulePackets, analyzedGroup: this.analyzedGroup };
   }
 }
 
@@ -312,7 +319,7 @@ function explanation(r: Rule, otherRulePackets: number): string {
     return (
       `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG). These ${plural(r.packets, 'packet')} are not a rule's: conntrack itself logged them with its reason, ${JSON.stringify(r.prefix)}, because \`net.netfilter.nf_conntrack_log_invalid\` is set and the namespace's netfilter logger is nfnetlink_log (\`${loggerPath(r)}\`). ` +
       'Conntrack logs the packets it calls INVALID (a rule set that drops INVALID drops them) and those it lets through without updating its state (ignored: an old retransmission, an out-of-order handshake packet). ' +
-      'A packet logged by conntrack and by a rule is in the capture twice, and the other findings count it twice.'
+      'A packet logged by conntrack and by a rule is in the capture twice, and the other findings count it twice, sometimes out of order: `--nflog-group` with the rule\'s group reads that group only.'
     );
   }
   const rule = r.hasPrefix
@@ -322,7 +329,7 @@ function explanation(r: Rule, otherRulePackets: number): string {
     `This capture is a netfilter log (\`tcpdump -i nflog:${r.group}\`, link type NFLOG): it holds the packets that logging rules handed to the kernel's nfnetlink_log, each tagged with the rule's group and prefix, and nothing else. ` +
     `${rule} logged ${plural(r.packets, 'packet')} here. ` +
     'A logging rule does not decide the packet\'s fate: the packet goes on to the next rule that matches it, or the chain\'s policy (with nftables the verdict is often in the same rule, after `log`), so these are the packets that reached that point of the ruleset. ' +
-    'The other findings of this report read only the logged packets: a connection whose other direction no rule logged looks one-way here though it is not on the wire, and a packet that several rules logged is in the capture, and counted, once per rule.' +
+    'The other findings of this report read only the logged packets: a connection whose other direction no rule logged looks one-way here though it is not on the wire, and a packet that several rules logged is in the capture, and counted, once per rule (\`--nflog-group\` makes pcapscan read one group only).' +
     (otherRulePackets > 0 ? ` More than ${RULES_MAX} distinct rules logged; ${plural(otherRulePackets, 'packet')} of the others are not reported per rule.` : '')
   );
 }
@@ -380,19 +387,34 @@ export const nflogRuleDetector: Detector = {
   name: ID,
   ids: [ID],
   scope: 'link',
-  options: [],
-  createLink(): LinkDetector {
-    return new NflogRuleLink();
+  options: [
+    {
+      key: OPT_NFLOG_GROUP,
+      description:
+        'in a netfilter log (tcpdump -i nflog:N), analyze only the packets of this NFLOG group: other groups often hold copies of the same packets (another rule, conntrack\'s own log). fw.nflog_rule still lists every group; -1 analyzes all',
+      default: -1,
+      min: -1,
+      max: 65535,
+      integer: true,
+    },
+  ],
+  createLink(options: OptionValues): LinkDetector {
+    return new NflogRuleLink(options[OPT_NFLOG_GROUP] ?? -1);
   },
   reduce(partials): Finding[] {
     const parts = partials as Partial[];
     const otherRulePackets = parts.reduce((n, p) => n + p.otherRulePackets, 0);
+    const analyzedGroup = parts[0]?.analyzedGroup ?? -1;
     const rules = parts.flatMap((p) => p.rules);
     rules.sort((a, b) => a.group - b.group || (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0) || Number(a.hasPrefix) - Number(b.hasPrefix));
     return rules.map((r) => {
       const top = topFlows(r);
       const by = isConntrackLog(r) ? `logged by conntrack itself (${ruleName(r)})` : isHelperLog(r) ? `dropped and logged by a conntrack helper (${ruleName(r)})` : `logged by the rule with ${ruleName(r)}`;
-      const summary = `${plural(r.packets, 'packet')} ${by}: ${protocolText(r)}` + (top.length > 0 ? `; most: ${flowText(top[0]!)}` : '');
+      const analyzed = analyzedGroup < 0 || r.group === analyzedGroup;
+      const summary =
+        `${plural(r.packets, 'packet')} ${by}: ${protocolText(r)}` +
+        (top.length > 0 ? `; most: ${flowText(top[0]!)}` : '') +
+        (analyzed ? '' : ` (not analyzed: --${OPT_NFLOG_GROUP} ${analyzedGroup})`);
       return makeFinding({
         id: ID,
         severity: 'info',
@@ -419,6 +441,7 @@ export const nflogRuleDetector: Detector = {
           packetsInUncountedFlows: r.otherFlowPackets,
           topFlows: top,
           displayFilter: displayFilter(r),
+          analyzed,
           otherRulePackets,
         },
       });

@@ -207,6 +207,42 @@ describe('fw.nflog_rule', () => {
     expect(by('nf_ct_weird').summary).toContain('logged by the rule with prefix');
   });
 
+  it('with --nflog-group, analyzes one group only: the kernel\'s INVALID packets, once each, for its reasons', async () => {
+    // conntrack-log.nflog.pcap: group 6 holds every packet once, with the kernel's verdict (10
+    // INVALID); group 0 conntrack's copies of the TCP ones, with its reasons (GROUND_TRUTH.md §10).
+    const file = path.join(CAPTURES, 'conntrack-log.nflog.pcap');
+    const all = await reportOf(file);
+    const one = await reportOf(file, { 'nflog-group': 6 });
+    const invalid = (r: typeof all): Finding[] => r.findings.filter((f) => f.id === 'ct.invalid');
+    const reasons = (r: typeof all): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const f of invalid(r)) for (const [k, n] of Object.entries(details(f).byReason as Record<string, number>)) out[k] = (out[k] ?? 0) + n;
+      return out;
+    };
+    // Every group: conntrack's copies are read as packets too, some before the packets they copy.
+    expect(invalid(all).reduce((n, f) => n + f.count, 0)).toBeGreaterThan(10);
+    // Group 6 alone: the kernel's 10 INVALID packets, for the reasons its log gives (5 "invalid
+    // new", 1 "invalid rst", 1 "... invalid, state SYN_SENT", 1 "SEQ is over upper bound") and the
+    // two ICMP packets it does not log.
+    expect(reasons(one)).toEqual({
+      'no conntrack entry': 5,
+      'RST below the acknowledged sequence': 1,
+      'invalid in the entry state': 1,
+      'out of window': 1,
+      'ICMP error without an entry': 1,
+      'ICMP reply without a request': 1,
+    });
+    // fw.nflog_rule still lists group 0, and says it was not analyzed.
+    const group0 = one.findings.filter((f) => f.id === ID && details(f).group === 0);
+    expect(group0.reduce((n, f) => n + f.count, 0)).toBe(12);
+    for (const f of group0) {
+      expect(details(f).analyzed).toBe(false);
+      expect(f.summary).toMatch(/\(not analyzed: --nflog-group 6\)$/);
+    }
+    expect(all.findings.filter((f) => f.id === ID).every((f) => details(f).analyzed === true)).toBe(true);
+    expect(one.frames).toBe(all.frames);
+  });
+
   it('says nothing about a capture that is not a netfilter log', async () => {
     const report = await reportOf(path.join(CAPTURES, 'conntrack-verdicts.pcap'));
     expect(report.findings.filter((f) => f.id === ID)).toEqual([]);
