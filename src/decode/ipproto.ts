@@ -45,3 +45,8 @@ const NAMES: Record<number, string> = {
 export function ipProtoName(proto: number): string {
   return NAMES[proto] ?? `proto ${proto}`;
 }
+
+/** A flow's protocol as conn.log writes it: "tcp", "udp", "icmp", else "ip-proto-47". */
+export function flowProtoName(proto: number): string {
+  return proto === IpProto.TCP ? 'tcp' : proto === IpProto.UDP ? 'udp' : proto === IpProto.ICMP ? 'icmp' : `ip-proto-${proto}`;
+}

@@ -10,7 +10,7 @@
  * as bytes with the rules already met, and flows are rows of numbers.
  */
 import { Layer, type Frame } from '../decode/frame.js';
-import { IpProto } from '../decode/ipproto.js';
+import { flowProtoName, IpProto } from '../decode/ipproto.js';
 import { formatIpv4 } from '../report/format.js';
 import type { Finding } from '../report/types.js';
 import { EvidenceSample, makeFinding } from './finding.js';
@@ -34,7 +34,7 @@ const enum C {
   PROTO = 0,
   SRC = 1,
   DST = 2,
-  /** Destination port; the type for ICMP; 0 otherwise. */
+  /** Destination port; the type for ICMP; -1 when not known (another protocol, a later fragment, a cut header). */
   DPORT = 3,
   PACKETS = 4,
   FIRST_FRAME = 5,
@@ -211,14 +211,13 @@ function isFlow(rows: Float64Array, at: number, proto: number, src: number, dst:
   return rows[at + C.PROTO] === proto && rows[at + C.SRC] === src && rows[at + C.DST] === dst && rows[at + C.DPORT] === dport;
 }
 
-const PROTO_NAMES: Readonly<Record<number, string>> = { [IpProto.TCP]: 'tcp', [IpProto.UDP]: 'udp', [IpProto.ICMP]: 'icmp' };
-
 interface TopFlow {
   proto: string;
   src: string;
   dst: string;
-  /** Destination port (TCP, UDP), or the ICMP type; null for other protocols. */
+  /** Destination port (TCP, UDP), else null. */
   dstPort: number | null;
+  /** ICMP type (ICMP), else null. */
   icmpType: number | null;
   packets: number;
   firstFrame: number;
@@ -235,7 +234,7 @@ function topFlows(r: Rule): TopFlow[] {
     const known = rows[at + C.DPORT]! >= 0;
     const ported = known && (proto === IpProto.TCP || proto === IpProto.UDP);
     return {
-      proto: PROTO_NAMES[proto] ?? `ip-proto-${proto}`,
+      proto: flowProtoName(proto),
       src: formatIpv4(rows[at + C.SRC]!),
       dst: formatIpv4(rows[at + C.DST]!),
       dstPort: ported ? rows[at + C.DPORT]! : null,

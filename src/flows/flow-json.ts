@@ -3,7 +3,7 @@
  * Zeek's originator, like conn.log; `conntrack.orig` says which side conntrack saw first.
  */
 import { formatIpv4, formatMac, formatTimestamp } from '../report/format.js';
-import { IpProto } from '../decode/ipproto.js';
+import { flowProtoName } from '../decode/ipproto.js';
 import { EvKind } from './evidence.js';
 import { EV_KIND_NAMES, readFlow } from './flow-view.js';
 import { END_REASON_NAMES, type FlowTracker } from './tracker.js';
@@ -46,7 +46,7 @@ export function flowToJson(tr: FlowTracker, s: number, reason: number): FlowJson
     ts: formatTimestamp(f.firstSec, f.firstNs),
     end: formatTimestamp(f.lastSec, f.lastNs),
     duration: Math.max(0, Math.round((f.lastSec - f.firstSec) * 1e6 + (f.lastNs - f.firstNs) / 1e3) / 1e6),
-    proto: f.proto === IpProto.TCP ? 'tcp' : f.proto === IpProto.UDP ? 'udp' : f.proto === IpProto.ICMP ? 'icmp' : `ip-proto-${f.proto}`,
+    proto: flowProtoName(f.proto),
     vlan: f.vlan,
     orig_h: formatIpv4(f.origIp),
     orig_p: f.origPort,
